@@ -1,0 +1,1 @@
+"""The `headcount` command line: a thin layer over the library."""
