@@ -1,1 +1,44 @@
-"""store."""
+"""Persistence: one interface (`Store`), an embedded SQLite and a PostgreSQL backend."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from headcount.store.base import ActionRecord, ApiKeyRecord, Store, StoreError
+
+__all__ = ["ActionRecord", "ApiKeyRecord", "Store", "StoreError", "default_store_url", "open_store"]
+
+
+def default_data_dir() -> Path:
+    """Where the embedded store lives: $HEADCOUNT_DATA_DIR, else ./data."""
+    return Path(os.environ.get("HEADCOUNT_DATA_DIR", "data"))
+
+
+def default_store_url() -> str:
+    return os.environ.get("HEADCOUNT_STORE") or f"sqlite:///{default_data_dir() / 'headcount.db'}"
+
+
+def open_store(url: str | None = None) -> Store:
+    """Open (and migrate) the store at `url`.
+
+    `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` (add
+    `?synchronous=full` to survive power cuts too) or `postgresql://...`.
+    """
+    url = url or default_store_url()
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        from headcount.store.sqlite import SQLiteStore
+
+        rest = url[len("sqlite:///") :] if url.startswith("sqlite:///") else ""
+        path, _, query = rest.partition("?")
+        if not path:
+            raise StoreError(f"sqlite URL needs a path: sqlite:///data/headcount.db, not {url!r}")
+        options = {k: v[-1] for k, v in parse_qs(query).items()}
+        return SQLiteStore(path, synchronous=options.get("synchronous", "NORMAL"))
+    if scheme in {"postgresql", "postgres"}:
+        from headcount.store.postgres import PostgresStore
+
+        return PostgresStore(url)
+    raise StoreError(f"unknown store URL scheme {scheme!r}: use sqlite:///PATH or postgresql://...")

@@ -1,0 +1,125 @@
+"""The store interface every backend implements.
+
+Operations are at the granularity of ledger operations, not SQL statements: a
+hold must be checked and written atomically, and each backend does that in its
+own best way (a grouped write transaction on SQLite, one server-side function
+call on PostgreSQL). The same test suite runs against every backend.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+from headcount.ledger.models import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
+
+#: Idempotency records are kept this long; a replay after that is a new request.
+IDEMPOTENCY_RETENTION_S = 24 * 3600
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKeyRecord:
+    key_id: str
+    secret_hash: str
+    role: str
+    created_at: float
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ActionRecord:
+    """One row of the action log: every ledger decision and every action."""
+
+    seq: int
+    ts: float
+    verb: str
+    actor_key: str
+    target: str
+    pool_id: str | None
+    quantity: int
+    decision: str
+    score: float
+    reasons: tuple[str, ...]
+    attrs: dict[str, Any]
+
+
+@runtime_checkable
+class Store(Protocol):
+    """Persistence for pools, holds, API keys and the action log."""
+
+    url: str
+
+    def close(self) -> None: ...
+
+    # pools -----------------------------------------------------------------
+    def create_pool(
+        self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome: ...
+
+    def get_pool(self, pool_id: str, now: float) -> Pool | None: ...
+
+    def list_pools(self, now: float) -> list[Pool]: ...
+
+    # holds -----------------------------------------------------------------
+    def place_hold(
+        self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome: ...
+
+    def confirm_hold(
+        self, hold_id: str, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome: ...
+
+    def release_hold(
+        self, hold_id: str, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome: ...
+
+    def extend_hold(
+        self, hold_id: str, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome: ...
+
+    def get_hold(self, hold_id: str) -> Hold | None: ...
+
+    def sweep(self, now: float) -> int:
+        """Expire due holds in every pool and drop old idempotency records.
+
+        Returns the number of holds expired. Availability never counts an
+        expired hold even before a sweep; sweeping only makes it permanent.
+        """
+        ...
+
+    def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
+        """Quantity an actor holds or has confirmed in a pool (expired excluded)."""
+        ...
+
+    # API keys ----------------------------------------------------------------
+    def add_api_key(self, record: ApiKeyRecord) -> None: ...
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
+
+    # action log ----------------------------------------------------------------
+    def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]: ...
+
+
+class StoreError(RuntimeError):
+    """The store cannot do what was asked (bad URL, unreachable server, ...)."""
+
+
+def parse_hold_id(hold_id: str) -> tuple[int, str] | None:
+    """Split a public hold id `h<seq>_<token>` into its sequence number and token.
+
+    The token makes ids unguessable, so one client cannot confirm or release
+    another's holds by counting.
+    """
+    if not hold_id.startswith("h") or "_" not in hold_id or len(hold_id) > 64:
+        return None
+    seq_part, _, token = hold_id[1:].partition("_")
+    if not seq_part.isdigit() or not token.isalnum():
+        return None
+    seq = int(seq_part)
+    if seq <= 0 or seq >= 2**63:
+        return None
+    return seq, token
+
+
+def format_hold_id(seq: int, token: str) -> str:
+    return f"h{seq}_{token}"

@@ -1,0 +1,248 @@
+"""The production store: PostgreSQL through psycopg 3 with a connection pool.
+
+Each ledger write is one call of a server-side function (see
+`migrations/postgres/0001_ledger.sql`): one round trip and one transaction that
+locks the pool's row, so the row lock is held for the shortest possible time and
+many server processes can share one database.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import psycopg
+from psycopg.rows import tuple_row
+from psycopg.types.json import Jsonb
+from psycopg_pool import ConnectionPool
+
+from headcount.ledger.models import (
+    Hold,
+    HoldRequest,
+    IdempotencyKey,
+    LightThresholds,
+    Outcome,
+    Pool,
+    PoolSpec,
+    Result,
+)
+from headcount.store.base import (
+    IDEMPOTENCY_RETENTION_S,
+    ActionRecord,
+    ApiKeyRecord,
+    StoreError,
+    parse_hold_id,
+)
+from headcount.store.migrate import load_migrations
+
+_POOL_SELECT = (
+    "SELECT id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
+    " held, confirmed, created_at,"
+    " (SELECT coalesce(sum(quantity), 0) FROM holds h"
+    "   WHERE h.pool_id = pools.id AND h.status = 'held' AND h.expires_at <= %s)"
+    " FROM pools"
+)
+
+#: Arbitrary constant for the advisory lock that serialises migrations.
+_MIGRATION_LOCK = 7_302_214_055
+
+
+class PostgresStore:
+    """PostgreSQL backend; safe to share between threads and processes."""
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
+        self.url = url
+        try:
+            self._pool = ConnectionPool(
+                url,
+                min_size=min_size,
+                max_size=max_size,
+                kwargs={"autocommit": True, "prepare_threshold": 0},
+                open=True,
+                timeout=30.0,
+            )
+            self._pool.wait(timeout=30.0)
+        except (psycopg.Error, Exception) as exc:  # PoolTimeout is not a psycopg.Error
+            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+        self._migrate()
+
+    def _migrate(self) -> None:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL)"
+            )
+            applied = {r[0] for r in conn.execute("SELECT version FROM schema_migrations")}
+            for migration in load_migrations("postgres"):
+                if migration.version in applied:
+                    continue
+                conn.execute(migration.sql.encode(), prepare=False)
+                conn.execute(
+                    "INSERT INTO schema_migrations VALUES (%s, %s, now())",
+                    (migration.version, migration.name),
+                )
+
+    def close(self) -> None:
+        self._pool.close()
+
+    def _fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+        with self._pool.connection() as conn:
+            cur = conn.cursor(row_factory=tuple_row)
+            return cur.execute(sql, params).fetchone()
+
+    # pools ---------------------------------------------------------------------
+    def create_pool(self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None) -> Outcome:
+        with self._pool.connection() as conn, conn.transaction():
+            if idem is not None:
+                row = conn.execute(
+                    "SELECT * FROM hc_idem_lookup(%s, %s, %s)", (idem.scope, idem.key, idem.request_hash)
+                ).fetchone()
+                if row is not None:
+                    return Outcome(Result(row[0]), row[1], replayed=row[2])
+            inserted = conn.execute(
+                "INSERT INTO pools (id, name, kind, capacity, per_actor_limit, hold_ttl_s,"
+                " light_yellow_at, light_red_at, created_at)"
+                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                (spec.id, spec.name, spec.kind, spec.capacity, spec.per_actor_limit, spec.hold_ttl_s,
+                 spec.light.yellow_at, spec.light.red_at, now),
+            ).fetchone()
+            if inserted is None:
+                outcome = Outcome(Result.EXISTS, {"pool_id": spec.id, "reasons": ["pool_exists"]})
+            else:
+                outcome = Outcome(Result.CREATED, {"pool_id": spec.id})
+            if idem is not None:
+                conn.execute(
+                    "INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s, %s)",
+                    (idem.scope, idem.key, idem.request_hash, outcome.result.value,
+                     Jsonb(outcome.body), now),
+                )
+            return outcome
+
+    def get_pool(self, pool_id: str, now: float) -> Pool | None:
+        row = self._fetchone(_POOL_SELECT + " WHERE id = %s", (now, pool_id))
+        return _pool_from_row(row) if row else None
+
+    def list_pools(self, now: float) -> list[Pool]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(_POOL_SELECT + " ORDER BY created_at, id", (now,)).fetchall()
+        return [_pool_from_row(r) for r in rows]
+
+    # holds ---------------------------------------------------------------------
+    def place_hold(self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None) -> Outcome:
+        row = self._fetchone(
+            "SELECT * FROM hc_place_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                req.pool_id, req.quantity, req.actor_key, req.ttl_factor, req.actor_cap,
+                req.risk_score, Jsonb(list(req.risk_reasons)), secrets.token_hex(8), now,
+                *_idem_params(idem),
+            ),
+        )
+        assert row is not None
+        return Outcome(Result(row[0]), row[1], replayed=row[2])
+
+    def _change(self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None) -> Outcome:
+        parsed = parse_hold_id(hold_id) or (0, "")
+        row = self._fetchone(
+            "SELECT * FROM hc_change_hold(%s, %s, %s, %s, %s, %s, %s, %s)",
+            (parsed[0], parsed[1], hold_id, action, now, *_idem_params(idem)),
+        )
+        assert row is not None
+        return Outcome(Result(row[0]), row[1], replayed=row[2])
+
+    def confirm_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
+        return self._change(hold_id, "confirm", now, idem)
+
+    def release_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
+        return self._change(hold_id, "release", now, idem)
+
+    def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
+        return self._change(hold_id, "extend", now, idem)
+
+    def get_hold(self, hold_id: str) -> Hold | None:
+        parsed = parse_hold_id(hold_id)
+        if parsed is None:
+            return None
+        row = self._fetchone(
+            "SELECT token, pool_id, actor_key, quantity, status, created_at, expires_at,"
+            " max_expires_at FROM holds WHERE seq = %s",
+            (parsed[0],),
+        )
+        if row is None or not secrets.compare_digest(row[0], parsed[1]):
+            return None
+        return Hold(hold_id, row[1], row[2], row[3], row[4], row[5], row[6], row[7])
+
+    def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
+        row = self._fetchone(
+            "SELECT coalesce(sum(quantity), 0) FROM holds WHERE pool_id = %s AND actor_key = %s"
+            " AND (status = 'confirmed' OR (status = 'held' AND expires_at > %s))",
+            (pool_id, actor_key, now),
+        )
+        return int(row[0]) if row else 0
+
+    def sweep(self, now: float) -> int:
+        row = self._fetchone("SELECT hc_sweep(%s, %s)", (now, now - IDEMPOTENCY_RETENTION_S))
+        return int(row[0]) if row else 0
+
+    # API keys ----------------------------------------------------------------
+    def add_api_key(self, record: ApiKeyRecord) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                "INSERT INTO api_keys (key_id, secret_hash, role, created_at, revoked)"
+                " VALUES (%s, %s, %s, %s, %s)",
+                (record.key_id, record.secret_hash, record.role, record.created_at, record.revoked),
+            )
+
+    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
+        row = self._fetchone(
+            "SELECT key_id, secret_hash, role, created_at, revoked FROM api_keys WHERE key_id = %s",
+            (key_id,),
+        )
+        return ApiKeyRecord(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+    # action log ----------------------------------------------------------------
+    def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT seq, ts, verb, actor_key, target, pool_id, quantity, decision, score,"
+                " reasons, attrs FROM actions WHERE seq > %s ORDER BY seq LIMIT %s",
+                (after_seq, limit),
+            ).fetchall()
+        return [
+            ActionRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9]), r[10])
+            for r in rows
+        ]
+
+
+def _idem_params(idem: IdempotencyKey | None) -> tuple[str | None, str | None, str | None]:
+    if idem is None:
+        return None, None, None
+    return idem.scope, idem.key, idem.request_hash
+
+
+def _pool_from_row(row: tuple[Any, ...]) -> Pool:
+    return Pool(
+        id=row[0],
+        name=row[1],
+        kind=row[2],
+        capacity=int(row[3]),
+        per_actor_limit=int(row[4]),
+        hold_ttl_s=int(row[5]),
+        light_thresholds=LightThresholds(row[6], row[7]),
+        held=int(row[8]) - int(row[11]),
+        confirmed=int(row[9]),
+        created_at=row[10],
+    )
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a connection URL before it reaches a message."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url
+
+
+__all__ = ["PostgresStore"]
