@@ -1,0 +1,103 @@
+"""The FastAPI application: `create_app()` for one process, `app_from_env()` for workers.
+
+Server processes started by `headcount serve --workers N` each build the app
+from environment variables (`HEADCOUNT_STORE`, ...) and share the store.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+
+from headcount import __version__
+from headcount.api.auth import KeyVerifier
+from headcount.api.problems import install_handlers
+from headcount.api.routes import holds, pools
+from headcount.ledger.service import Guard, Ledger
+from headcount.store import open_store
+from headcount.store.base import Store
+
+log = logging.getLogger("headcount.api")
+
+SWEEP_INTERVAL_S = 1.0
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",
+    "Cache-Control": "no-store",
+}
+
+
+async def _sweeper(ledger: Ledger, interval: float) -> None:
+    """Make expiry permanent in the background; availability never waits for it."""
+    while True:
+        await asyncio.sleep(interval)
+        try:
+            await asyncio.to_thread(ledger.sweep)
+        except Exception:  # keep sweeping; a failed round is retried next time
+            log.exception("sweep failed")
+
+
+def create_app(
+    store: Store | None = None,
+    *,
+    guard: Guard | None = None,
+    sweep_interval: float | None = SWEEP_INTERVAL_S,
+    close_store: bool = False,
+) -> FastAPI:
+    """Build the service over a store (the default store when none is given)."""
+    if store is None:
+        store = open_store()
+        close_store = True
+    ledger = Ledger(store, guard)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        task = asyncio.create_task(_sweeper(ledger, sweep_interval)) if sweep_interval else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+            if close_store:
+                store.close()
+
+    app = FastAPI(
+        title="headcount",
+        version=__version__,
+        summary="Tell real people from fake crowds: holds ledger, risk and headcount.",
+        lifespan=lifespan,
+    )
+    app.state.ledger = ledger
+    app.state.store = store
+    app.state.verifier = KeyVerifier(store)
+    install_handlers(app)
+    app.include_router(pools.router)
+    app.include_router(holds.router)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next):  # type: ignore[no-untyped-def]
+        response: Response = await call_next(request)
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        return response
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """Factory for uvicorn workers: the store URL comes from HEADCOUNT_STORE."""
+    return create_app(open_store(os.environ.get("HEADCOUNT_STORE")), close_store=True)

@@ -1,0 +1,78 @@
+"""Bearer API keys with roles, verified against the store with a short cache.
+
+A verified key is cached for `CACHE_TTL_S`, so a revoked key stops working
+within that time without a database read on every request.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+
+from fastapi import Request
+
+from headcount.access import Role, role_allows, verify_key
+from headcount.api.problems import ProblemError
+from headcount.store.base import Store
+
+CACHE_TTL_S = 30.0
+CACHE_SIZE = 4096
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    key_id: str | None  # None: anonymous
+    role: Role | None
+
+    def can(self, needed: Role) -> bool:
+        return self.role is not None and role_allows(self.role, needed)
+
+
+ANONYMOUS = Principal(None, None)
+
+
+class KeyVerifier:
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+
+    def principal(self, request: Request) -> Principal:
+        header = request.headers.get("authorization")
+        if not header:
+            return ANONYMOUS
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise ProblemError(
+                401, "bad-credentials", "Authorization must be 'Bearer <api key>'",
+                field="Authorization", headers={"WWW-Authenticate": "Bearer"},
+            )
+        token = token.strip()
+        now = time.monotonic()
+        hit = self._cache.get(token)
+        if hit is not None and hit[0] > now:
+            principal = hit[1]
+        else:
+            verified = verify_key(self._store, token)
+            principal = Principal(verified[0], verified[1]) if verified else None
+            self._cache[token] = (now + CACHE_TTL_S, principal)
+            if len(self._cache) > CACHE_SIZE:
+                self._cache.popitem(last=False)
+        if principal is None:
+            raise ProblemError(
+                401, "bad-credentials", "unknown or revoked API key",
+                field="Authorization", headers={"WWW-Authenticate": "Bearer"},
+            )
+        return principal
+
+
+def require(principal: Principal, needed: Role) -> None:
+    if principal.key_id is None:
+        raise ProblemError(
+            401, "authentication-required", f"this needs an API key with the {needed.value} role",
+            field="Authorization", headers={"WWW-Authenticate": "Bearer"},
+        )
+    if not principal.can(needed):
+        raise ProblemError(
+            403, "forbidden", f"the {principal.role} role cannot do this; it needs {needed.value}",
+        )

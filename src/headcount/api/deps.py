@@ -1,0 +1,23 @@
+"""FastAPI dependencies: the ledger and the caller."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from headcount.api.auth import KeyVerifier, Principal
+from headcount.ledger.service import Ledger
+
+
+def get_ledger(request: Request) -> Ledger:
+    return request.app.state.ledger
+
+
+def get_principal(request: Request) -> Principal:
+    verifier: KeyVerifier = request.app.state.verifier
+    return verifier.principal(request)
+
+
+LedgerDep = Annotated[Ledger, Depends(get_ledger)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]

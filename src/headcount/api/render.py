@@ -1,0 +1,69 @@
+"""Turn ledger outcomes into HTTP answers: status codes, times as ISO 8601."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+from headcount.api.problems import problem_response
+from headcount.ledger.models import Outcome, Result
+
+STATUS = {
+    Result.CREATED: 201,
+    Result.HELD: 201,
+    Result.CONFIRMED: 200,
+    Result.RELEASED: 200,
+    Result.EXTENDED: 200,
+    Result.SOLD_OUT: 409,
+    Result.EXISTS: 409,
+    Result.BAD_STATE: 409,
+    Result.ACTOR_LIMIT: 429,
+    Result.DENIED: 403,
+    Result.NOT_FOUND: 404,
+    Result.IDEMPOTENCY_MISMATCH: 422,
+}
+
+DETAIL = {
+    Result.SOLD_OUT: "not enough left in this pool",
+    Result.EXISTS: "a pool with this id exists",
+    Result.BAD_STATE: "the hold is not in a state that allows this",
+    Result.ACTOR_LIMIT: "this person's limit for the pool is reached",
+    Result.DENIED: "the request was refused on risk",
+    Result.NOT_FOUND: "no such resource",
+    Result.IDEMPOTENCY_MISMATCH: "this Idempotency-Key was used with a different request",
+}
+
+
+def iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _public_body(body: dict[str, Any]) -> dict[str, Any]:
+    out = dict(body)
+    if isinstance(out.get("expires_at"), int | float):
+        out["expires_at"] = iso(out["expires_at"])
+    risk = out.get("risk")
+    if isinstance(risk, dict):
+        out["risk"] = {"score": float(risk.get("score", 0.0)), "reasons": list(risk.get("reasons", []))}
+    return out
+
+
+def outcome_response(outcome: Outcome) -> Response:
+    status = STATUS[outcome.result]
+    headers = {"Idempotent-Replayed": "true"} if outcome.replayed else None
+    body = _public_body(outcome.body)
+    if outcome.ok:
+        return Response(orjson.dumps(body), status_code=status, media_type="application/json",
+                        headers=headers)
+    reasons = [str(r) for r in body.pop("reasons", [])]
+    field = "Idempotency-Key" if outcome.result is Result.IDEMPOTENCY_MISMATCH else None
+    code = outcome.result.value.replace("_", "-")
+    return problem_response(status, code, DETAIL[outcome.result], reasons=reasons, field=field,
+                            extra=body, headers=headers)
+
+
+def json_response(body: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")

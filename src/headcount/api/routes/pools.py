@@ -1,0 +1,48 @@
+"""Pools: create one, read its traffic light (everyone) or exact figures (staff)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from headcount.access import Role
+from headcount.api.auth import require
+from headcount.api.deps import LedgerDep, PrincipalDep
+from headcount.api.idempotency import idempotency_key
+from headcount.api.problems import ProblemError
+from headcount.api.render import json_response, outcome_response
+from headcount.api.schemas import PoolCreatedOut, PoolIn, PoolPublicOut, PoolStaffOut, Problem
+from headcount.ledger.models import LightThresholds, Pool, PoolSpec
+
+router = APIRouter(prefix="/v1/pools", tags=["pools"])
+PROBLEMS = {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (401, 403, 404, 409, 422)}
+POOL_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
+
+
+def _view(pool: Pool, staff: bool) -> dict[str, object]:
+    return pool.staff_view() if staff else pool.public_view()
+
+
+@router.post("", status_code=201, response_model=PoolCreatedOut, responses=PROBLEMS)
+def create_pool(body: PoolIn, request: Request, ledger: LedgerDep, principal: PrincipalDep) -> Response:
+    """Create a pool of capacity that holds draw from (staff)."""
+    require(principal, Role.STAFF)
+    light = LightThresholds(body.light.yellow_at, body.light.red_at) if body.light else LightThresholds()
+    spec = PoolSpec(body.id, body.name, body.kind, body.capacity, body.per_actor_limit, body.hold_ttl_s, light)
+    return outcome_response(ledger.create_pool(spec, idempotency_key(request, principal, body)))
+
+
+@router.get("", response_model=list[PoolStaffOut] | list[PoolPublicOut], responses=PROBLEMS)
+def list_pools(ledger: LedgerDep, principal: PrincipalDep) -> Response:
+    """All pools: lights for everyone, exact figures for staff."""
+    staff = principal.can(Role.STAFF)
+    return json_response([_view(p, staff) for p in ledger.pools()])
+
+
+@router.get("/{pool_id}", response_model=PoolStaffOut | PoolPublicOut, responses=PROBLEMS)
+def get_pool(ledger: LedgerDep, principal: PrincipalDep, pool_id: str = POOL_ID) -> Response:
+    """A pool's traffic light; staff also see capacity, held, confirmed and available."""
+    pool = ledger.pool(pool_id)
+    if pool is None:
+        raise ProblemError(404, "not-found", f"no pool {pool_id!r}", field="pool_id")
+    return json_response(_view(pool, principal.can(Role.STAFF)))

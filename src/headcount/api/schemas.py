@@ -1,0 +1,114 @@
+"""Request and response bodies of the v1 API.
+
+Strict types: a string where a number belongs is a 422 naming the field, never
+a silent conversion. Unknown fields are rejected so that typos do not pass
+unnoticed.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+
+PoolId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+MAX_CAPACITY = 1_000_000_000
+MAX_QUANTITY = 1_000_000
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid")
+
+
+class LightIn(Strict):
+    yellow_at: float = Field(0.2, ge=0, le=1, description="available/capacity at or below which the light is yellow")
+    red_at: float = Field(0.0, ge=0, le=1, description="available/capacity at or below which the light is red")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LightIn:
+        if self.red_at > self.yellow_at:
+            raise ValueError("red_at must not exceed yellow_at")
+        return self
+
+
+class PoolIn(Strict):
+    id: PoolId
+    name: ShortText
+    kind: Literal["event", "stock"]
+    capacity: int = Field(ge=0, le=MAX_CAPACITY)
+    per_actor_limit: int = Field(ge=1, le=MAX_QUANTITY)
+    hold_ttl_s: int = Field(ge=1, le=7 * 24 * 3600)
+    light: LightIn | None = None
+
+
+class ActorIn(Strict):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    email: Annotated[str, StringConstraints(min_length=1, max_length=320)] | None = None
+    phone: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    ip: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
+    device: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
+    user_agent: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @model_validator(mode="after")
+    def _identified(self) -> ActorIn:
+        if not any((self.id, self.email, self.phone, self.ip, self.device)):
+            raise ValueError("actor needs at least one of id, email, phone, ip, device")
+        return self
+
+
+class HoldIn(Strict):
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
+    actor: ActorIn
+
+
+class Risk(BaseModel):
+    score: float
+    reasons: list[str]
+
+
+class PoolPublicOut(BaseModel):
+    id: str
+    light: Literal["green", "yellow", "red"]
+
+
+class PoolStaffOut(PoolPublicOut):
+    name: str
+    kind: Literal["event", "stock"]
+    capacity: int
+    per_actor_limit: int
+    hold_ttl_s: int
+    held: int
+    confirmed: int
+    available: int
+    light_thresholds: dict[str, float]
+
+
+class PoolCreatedOut(BaseModel):
+    pool_id: str
+
+
+class HoldOut(BaseModel):
+    hold_id: str
+    pool_id: str
+    status: Literal["held"]
+    quantity: int
+    expires_at: str
+    risk: Risk
+
+
+class HoldStateOut(BaseModel):
+    hold_id: str
+    pool_id: str
+    status: Literal["held", "confirmed", "released", "expired"]
+    quantity: int
+    expires_at: str | None = None
+
+
+class Problem(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+    reasons: list[str] | None = None

@@ -1,0 +1,54 @@
+"""`headcount serve`: the HTTP service (and dashboard) over a store."""
+
+from __future__ import annotations
+
+import os
+
+import click
+
+
+@click.command()
+@click.option("--store", "store_url", metavar="URL", envvar="HEADCOUNT_STORE",
+              help="sqlite:///PATH (default: ./data/headcount.db) or postgresql://...")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="server processes; they share the store")
+@click.option("--demo", is_flag=True, help="create demo pools and print a staff API key")
+@click.option("--log-level", default="warning", show_default=True,
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool, log_level: str) -> None:
+    """Run the service on HOST:PORT (the embedded SQLite store unless --store says otherwise)."""
+    import uvicorn
+
+    from headcount.access import create_key
+    from headcount.demo import seed_demo
+    from headcount.ledger.service import Ledger
+    from headcount.store import StoreError, default_store_url, open_store
+
+    url = store_url or default_store_url()
+    try:
+        store = open_store(url)  # migrates once before the workers start
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        if demo:
+            created = seed_demo(Ledger(store))
+            key = create_key(store, "staff")
+            click.echo(f"demo pools: {', '.join(created) or 'already there'}")
+            click.echo(f"staff API key (shown once): {key}")
+    finally:
+        store.close()
+    os.environ["HEADCOUNT_STORE"] = url
+    click.echo(f"headcount on http://{host}:{port}  (store: {url}, workers: {workers})")
+    uvicorn.run(
+        "headcount.api.app:app_from_env",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+        access_log=False,
+        loop="uvloop",
+        http="httptools",
+    )
