@@ -112,3 +112,8 @@ class Problem(BaseModel):
     detail: str
     field: str | None = None
     reasons: list[str] | None = None
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, object]]:
+    """OpenAPI entries for the problem documents a route can answer with."""
+    return {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in statuses}

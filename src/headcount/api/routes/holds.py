@@ -12,14 +12,11 @@ from headcount.api.idempotency import idempotency_key
 from headcount.api.problems import ProblemError
 from headcount.api.render import iso, json_response, outcome_response
 from headcount.api.routes.pools import POOL_ID
-from headcount.api.schemas import HoldIn, HoldOut, HoldStateOut, Problem
+from headcount.api.schemas import HoldIn, HoldOut, HoldStateOut, problem_responses
 from headcount.ledger.service import ActorInfo
 
 router = APIRouter(tags=["holds"])
-PROBLEMS = {
-    s: {"model": Problem, "content": {"application/problem+json": {}}}
-    for s in (400, 401, 403, 404, 409, 422, 429)
-}
+PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422, 429)
 HOLD_ID = Path(max_length=64)
 IDEM_HEADER = Header(
     None, alias="Idempotency-Key", max_length=255,

@@ -11,11 +11,11 @@ from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.idempotency import idempotency_key
 from headcount.api.problems import ProblemError
 from headcount.api.render import json_response, outcome_response
-from headcount.api.schemas import PoolCreatedOut, PoolIn, PoolPublicOut, PoolStaffOut, Problem
+from headcount.api.schemas import PoolCreatedOut, PoolIn, PoolPublicOut, PoolStaffOut, problem_responses
 from headcount.ledger.models import LightThresholds, Pool, PoolSpec
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])
-PROBLEMS = {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (401, 403, 404, 409, 422)}
+PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
 POOL_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
 
 

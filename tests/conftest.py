@@ -1,0 +1,58 @@
+"""Shared fixtures: every store test runs against SQLite and, when a server is
+available (HEADCOUNT_TEST_PG_URL, started by .ci/run), PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+import pytest
+
+from headcount.store import open_store
+from headcount.store.base import Store
+
+PG_URL = os.environ.get("HEADCOUNT_TEST_PG_URL")
+REQUIRE_PG = os.environ.get("HEADCOUNT_REQUIRE_PG") == "1"
+
+
+def _with_db(url: str, dbname: str) -> str:
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"/{dbname}"))
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session."""
+    if not PG_URL:
+        if REQUIRE_PG:
+            pytest.fail("HEADCOUNT_REQUIRE_PG=1 but HEADCOUNT_TEST_PG_URL is not set")
+        pytest.skip("no PostgreSQL server (set HEADCOUNT_TEST_PG_URL; .ci/run starts one)")
+    name = f"hc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield _with_db(PG_URL, name)
+    with psycopg.connect(PG_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('store') / 'headcount.db'}"
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def store(store_url: str) -> Iterator[Store]:
+    s = open_store(store_url)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def uid() -> str:
+    """A unique prefix so tests sharing a PostgreSQL database never collide."""
+    return uuid.uuid4().hex[:10]
