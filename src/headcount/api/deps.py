@@ -10,11 +10,12 @@ from headcount.api.auth import KeyVerifier, Principal
 from headcount.ledger.service import Ledger
 
 
-def get_ledger(request: Request) -> Ledger:
+async def get_ledger(request: Request) -> Ledger:
     return request.app.state.ledger
 
 
-def get_principal(request: Request) -> Principal:
+async def get_principal(request: Request) -> Principal:
+    # async so FastAPI does not send it to the thread pool; verified keys are cached
     verifier: KeyVerifier = request.app.state.verifier
     return verifier.principal(request)
 

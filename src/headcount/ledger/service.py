@@ -100,14 +100,7 @@ class Ledger:
     def pools(self) -> list[Pool]:
         return self.store.list_pools(self.clock())
 
-    def hold(
-        self,
-        pool_id: str,
-        quantity: int,
-        actor: ActorInfo,
-        idem: IdempotencyKey | None = None,
-    ) -> Outcome:
-        now = self.clock()
+    def _decide(self, pool_id: str, quantity: int, actor: ActorInfo, now: float) -> HoldRequest | Outcome:
         decision = self.guard.assess(actor, pool_id, now)
         if not decision.allow:
             return Outcome(
@@ -115,7 +108,7 @@ class Ledger:
                 {"pool_id": pool_id, "risk": {"score": decision.score, "reasons": list(decision.reasons)},
                  "reasons": [*decision.reasons, "denied"]},
             )
-        request = HoldRequest(
+        return HoldRequest(
             pool_id=pool_id,
             quantity=quantity,
             actor_key=decision.actor_key,
@@ -124,7 +117,33 @@ class Ledger:
             risk_score=decision.score,
             risk_reasons=decision.reasons,
         )
+
+    def hold(
+        self,
+        pool_id: str,
+        quantity: int,
+        actor: ActorInfo,
+        idem: IdempotencyKey | None = None,
+    ) -> Outcome:
+        now = self.clock()
+        request = self._decide(pool_id, quantity, actor, now)
+        if isinstance(request, Outcome):
+            return request
         return self.store.place_hold(request, now, idem)
+
+    async def ahold(
+        self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None = None
+    ) -> Outcome:
+        """`hold` for the async HTTP service."""
+        now = self.clock()
+        request = self._decide(pool_id, quantity, actor, now)
+        if isinstance(request, Outcome):
+            return request
+        return await self.store.aplace_hold(request, now, idem)
+
+    async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None) -> Outcome:
+        """confirm, release or extend, for the async HTTP service."""
+        return await self.store.achange_hold(hold_id, action, self.clock(), idem)
 
     def confirm(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
         return self.store.confirm_hold(hold_id, self.clock(), idem)

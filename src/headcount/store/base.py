@@ -9,7 +9,10 @@ call on PostgreSQL). The same test suite runs against every backend.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Protocol, runtime_checkable
+from collections.abc import Callable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+T = TypeVar("T")
 
 from headcount.ledger.models import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 
@@ -89,6 +92,21 @@ class Store(Protocol):
 
     def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
         """Quantity an actor holds or has confirmed in a pool (expired excluded)."""
+        ...
+
+    # the same for async callers (the HTTP service): no event-loop blocking ----
+    async def aplace_hold(
+        self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome: ...
+
+    async def achange_hold(
+        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome:
+        """`action` is confirm, release or extend."""
+        ...
+
+    async def aread(self, fn: Callable[[], T]) -> T:
+        """Run a blocking read from async code in the way that suits the backend."""
         ...
 
     # API keys ----------------------------------------------------------------

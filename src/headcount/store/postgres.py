@@ -8,8 +8,10 @@ many server processes can share one database.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import tuple_row
@@ -34,6 +36,8 @@ from headcount.store.base import (
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
+
+T = TypeVar("T")
 
 _POOL_SELECT = (
     "SELECT id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
@@ -158,6 +162,21 @@ class PostgresStore:
 
     def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
         return self._change(hold_id, "extend", now, idem)
+
+    async def aplace_hold(
+        self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome:
+        return await asyncio.to_thread(self.place_hold, req, now, idem)
+
+    async def achange_hold(
+        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome:
+        if action not in {"confirm", "release", "extend"}:
+            raise ValueError(f"unknown hold action {action!r}")
+        return await asyncio.to_thread(self._change, hold_id, action, now, idem)
+
+    async def aread(self, fn: Callable[[], T]) -> T:
+        return await asyncio.to_thread(fn)
 
     def get_hold(self, hold_id: str) -> Hold | None:
         parsed = parse_hold_id(hold_id)

@@ -21,6 +21,7 @@ last transactions. `?synchronous=full` trades throughput for that too.
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import queue
@@ -330,6 +331,27 @@ class SQLiteStore:
 
     def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
         return self.write(lambda conn: _change_hold(conn, hold_id, "extend", now, idem))
+
+    async def aplace_hold(
+        self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome:
+        # await the group commit directly: no thread-pool hop on the hot path
+        return await asyncio.wrap_future(
+            self._writer.submit(lambda conn: _place_hold(conn, req, now, idem))
+        )
+
+    async def achange_hold(
+        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
+    ) -> Outcome:
+        if action not in {"confirm", "release", "extend"}:
+            raise ValueError(f"unknown hold action {action!r}")
+        return await asyncio.wrap_future(
+            self._writer.submit(lambda conn: _change_hold(conn, hold_id, action, now, idem))
+        )
+
+    async def aread(self, fn: Callable[[], T]) -> T:
+        # reads of a local WAL database take microseconds and never wait for writers
+        return fn()
 
     def get_hold(self, hold_id: str) -> Hold | None:
         parsed = parse_hold_id(hold_id)

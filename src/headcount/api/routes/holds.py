@@ -25,7 +25,7 @@ IDEM_HEADER = Header(
 
 
 @router.post("/v1/pools/{pool_id}/holds", status_code=201, response_model=HoldOut, responses=PROBLEMS)
-def place_hold(
+async def place_hold(
     body: HoldIn,
     request: Request,
     ledger: LedgerDep,
@@ -38,45 +38,45 @@ def place_hold(
     a = body.actor
     actor = ActorInfo(a.id, a.email, a.phone, a.ip, a.device, a.user_agent)
     return outcome_response(
-        ledger.hold(pool_id, body.quantity, actor, idempotency_key(request, principal, body))
+        await ledger.ahold(pool_id, body.quantity, actor, idempotency_key(request, principal, body))
     )
 
 
 @router.post("/v1/holds/{hold_id}/confirm", response_model=HoldStateOut, responses=PROBLEMS)
-def confirm_hold(
+async def confirm_hold(
     request: Request, ledger: LedgerDep, principal: PrincipalDep,
     hold_id: str = HOLD_ID, idempotency: str | None = IDEM_HEADER,
 ) -> Response:
     """Turn a live hold into a confirmed registration or sale."""
     require(principal, Role.CLIENT)
-    return outcome_response(ledger.confirm(hold_id, idempotency_key(request, principal)))
+    return outcome_response(await ledger.achange(hold_id, "confirm", idempotency_key(request, principal)))
 
 
 @router.post("/v1/holds/{hold_id}/extend", response_model=HoldStateOut, responses=PROBLEMS)
-def extend_hold(
+async def extend_hold(
     request: Request, ledger: LedgerDep, principal: PrincipalDep,
     hold_id: str = HOLD_ID, idempotency: str | None = IDEM_HEADER,
 ) -> Response:
     """Give a live hold another hold time, never beyond 3x its first hold time in all."""
     require(principal, Role.CLIENT)
-    return outcome_response(ledger.extend(hold_id, idempotency_key(request, principal)))
+    return outcome_response(await ledger.achange(hold_id, "extend", idempotency_key(request, principal)))
 
 
 @router.delete("/v1/holds/{hold_id}", response_model=HoldStateOut, responses=PROBLEMS)
-def release_hold(
+async def release_hold(
     request: Request, ledger: LedgerDep, principal: PrincipalDep,
     hold_id: str = HOLD_ID, idempotency: str | None = IDEM_HEADER,
 ) -> Response:
     """Give a hold (or a confirmed registration) back to the pool."""
     require(principal, Role.CLIENT)
-    return outcome_response(ledger.release(hold_id, idempotency_key(request, principal)))
+    return outcome_response(await ledger.achange(hold_id, "release", idempotency_key(request, principal)))
 
 
 @router.get("/v1/holds/{hold_id}", response_model=HoldStateOut, responses=PROBLEMS)
-def get_hold(ledger: LedgerDep, principal: PrincipalDep, hold_id: str = HOLD_ID) -> Response:
+async def get_hold(ledger: LedgerDep, principal: PrincipalDep, hold_id: str = HOLD_ID) -> Response:
     """A hold's state; an expired hold shows as expired even before the sweeper ran."""
     require(principal, Role.CLIENT)
-    hold = ledger.get_hold(hold_id)
+    hold = await ledger.store.aread(lambda: ledger.get_hold(hold_id))
     if hold is None:
         raise ProblemError(404, "not-found", "no such hold", field="hold_id")
     status = hold.status

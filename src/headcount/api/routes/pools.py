@@ -40,9 +40,9 @@ def list_pools(ledger: LedgerDep, principal: PrincipalDep) -> Response:
 
 
 @router.get("/{pool_id}", response_model=PoolStaffOut | PoolPublicOut, responses=PROBLEMS)
-def get_pool(ledger: LedgerDep, principal: PrincipalDep, pool_id: str = POOL_ID) -> Response:
+async def get_pool(ledger: LedgerDep, principal: PrincipalDep, pool_id: str = POOL_ID) -> Response:
     """A pool's traffic light; staff also see capacity, held, confirmed and available."""
-    pool = ledger.pool(pool_id)
+    pool = await ledger.store.aread(lambda: ledger.pool(pool_id))
     if pool is None:
         raise ProblemError(404, "not-found", f"no pool {pool_id!r}", field="pool_id")
     return json_response(_view(pool, principal.can(Role.STAFF)))
