@@ -16,6 +16,10 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 python3 -m pip install -q --disable-pip-version-check -e '.[test,bench]'
 PG_PORT=${HEADCOUNT_TEST_PG_PORT:-54329}
+if ! [ -f "/tmp/headcount-test-pg-$PG_PORT/postmaster.pid" ] && \
+   python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $PG_PORT)) != 0)"; then
+  PG_PORT=$(python3 -c "import socket; s=socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])")
+fi
 PG_DIR=${HEADCOUNT_TEST_PG_DIR:-/tmp/headcount-test-pg-$PG_PORT}
 PG_URL=$(scripts/pg-server.sh start "$PG_PORT" "$PG_DIR" | tail -1)
 trap 'scripts/pg-server.sh stop "$PG_PORT" "$PG_DIR"' EXIT
