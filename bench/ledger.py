@@ -113,13 +113,14 @@ def sqlite_raw_op(path: str, pool: str) -> Callable[[int, int], None]:
     return op
 
 
-def pg_raw_op(url: str, pool: str, with_insert: bool) -> Callable[[int, int], None]:
+def pg_raw_op(url: str, pool: str, with_insert: bool, sync: bool = True) -> Callable[[int, int], None]:
     local = threading.local()
 
     def op(t: int, i: int) -> None:
         conn = getattr(local, "conn", None)
         if conn is None:
             conn = local.conn = psycopg.connect(url, autocommit=True, prepare_threshold=0)
+            conn.execute(f"SET synchronous_commit = {'on' if sync else 'off'}")
         if not with_insert:
             cur = conn.execute(
                 "UPDATE pools SET held = held + 1 WHERE id = %s AND held + confirmed + 1 <= capacity",
@@ -251,6 +252,7 @@ def main() -> None:
     if pg_url:
         results["postgres_in_process"] = in_process(
             pg_url, {"raw conditional update": lambda pool: pg_raw_op(pg_url, pool, False),
+                     "raw conditional update, async commit": lambda pool: pg_raw_op(pg_url, pool, False, False),
                      "raw update + hold row insert": lambda pool: pg_raw_op(pg_url, pool, True)},
             [4, 16], seconds, repeat)
     if not args.no_http:

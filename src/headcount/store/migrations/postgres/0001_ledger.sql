@@ -110,10 +110,21 @@ DECLARE
     v_result text;
     v_body jsonb;
 BEGIN
+    -- A hold is short-lived and revocable: its commit does not wait for the WAL
+    -- flush, so the pool's row lock is held for the work alone. A crash may lose a
+    -- hold acknowledged in the last moments (as if it expired early); it can never
+    -- oversell. Confirmations and releases keep synchronous commit.
+    PERFORM set_config('synchronous_commit', 'off', true);
     IF p_key IS NOT NULL THEN
         RETURN QUERY SELECT * FROM hc_idem_lookup(p_scope, p_key, p_hash);
         IF FOUND THEN RETURN; END IF;
     END IF;
+    -- The actor's usage is computed before the pool lock, under a lock of its own:
+    -- only this actor's holds change it upwards, and those are serialised here.
+    PERFORM pg_advisory_xact_lock(hashtextextended(p_pool || E'\x1f' || p_actor, 1));
+    SELECT coalesce(sum(quantity), 0) INTO v_used FROM holds
+     WHERE pool_id = p_pool AND actor_key = p_actor
+       AND (status = 'confirmed' OR (status = 'held' AND expires_at > p_now));
     SELECT * INTO v_pool FROM pools WHERE id = p_pool FOR UPDATE;
     IF NOT FOUND THEN
         v_result := 'not_found';
@@ -126,9 +137,6 @@ BEGIN
         SELECT coalesce(sum(quantity), 0) INTO v_freed FROM e;
         v_cap := CASE WHEN p_cap IS NULL THEN v_pool.per_actor_limit
                       ELSE least(v_pool.per_actor_limit, p_cap) END;
-        SELECT coalesce(sum(quantity), 0) INTO v_used FROM holds
-         WHERE pool_id = p_pool AND actor_key = p_actor
-           AND (status = 'confirmed' OR (status = 'held' AND expires_at > p_now));
         IF v_used + p_qty > v_cap THEN
             v_result := 'actor_limit';
             v_body := jsonb_build_object('pool_id', p_pool,
