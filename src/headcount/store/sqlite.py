@@ -31,27 +31,25 @@ import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
 from headcount.ledger.models import (
-    MAX_HOLD_LIFETIME_FACTOR,
     Hold,
     HoldRequest,
     IdempotencyKey,
-    LightThresholds,
     Outcome,
     Pool,
     PoolSpec,
     Result,
 )
+from headcount.store import sqlite_ops as ops
 from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
     ActionRecord,
     ApiKeyRecord,
     StoreError,
-    format_hold_id,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
@@ -66,10 +64,6 @@ _POOL_COLUMNS = (
     "id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
     " held, confirmed, created_at"
 )
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
 
 
 class _FileLock:
@@ -108,14 +102,21 @@ class _GroupCommitWriter:
     def __init__(self, conn: sqlite3.Connection, lock: _FileLock) -> None:
         self._conn = conn
         self._lock = lock
-        self._queue: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Future[Any]] | None]
+        self._queue: queue.SimpleQueue[tuple[Op, Future[Any]] | None]
         self._queue = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="headcount-sqlite-writer", daemon=True)
         self._thread.start()
 
-    def submit(self, op: Callable[[sqlite3.Connection], T]) -> Future[T]:
+    def submit(self, op: Callable[[sqlite3.Connection], T] | HoldOp) -> Future[T]:
         future: Future[T] = Future()
         self._queue.put((op, future))
+        return future
+
+    def submit_async(self, op: Callable[[sqlite3.Connection], T] | HoldOp) -> asyncio.Future[T]:
+        """For coroutines: an asyncio future, resolved in the caller's loop."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[T] = loop.create_future()
+        self._queue.put((op, _AsyncAnswer(loop, future)))  # type: ignore[arg-type]
         return future
 
     def call(self, op: Callable[[sqlite3.Connection], T]) -> T:
@@ -145,38 +146,112 @@ class _GroupCommitWriter:
             if stop:
                 return
 
-    def _execute(self, batch: list[tuple[Callable[[sqlite3.Connection], Any], Future[Any]]]) -> None:
+    def _execute(self, batch: list[tuple[Op, Future[Any]]]) -> None:
         conn = self._conn
         done: list[tuple[Future[Any], Any, BaseException | None]] = []
         try:
             with self._lock:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
-                    for op, future in batch:
-                        conn.execute("SAVEPOINT op")
-                        try:
-                            value = op(conn)
-                        except Exception as exc:  # one failing op must not sink the batch
-                            conn.execute("ROLLBACK TO op")
-                            conn.execute("RELEASE op")
-                            done.append((future, None, exc))
+                    for run in _runs(batch):
+                        if isinstance(run[0][0], HoldOp):
+                            done.extend(self._holds(run))
                         else:
-                            conn.execute("RELEASE op")
-                            done.append((future, value, None))
+                            done.extend(self._one(op, future) for op, future in run)  # type: ignore[arg-type]
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
                         conn.execute("ROLLBACK")
                     raise
         except Exception as exc:
+            error = StoreError(f"write transaction failed: {exc}")
             for _, future in batch:
-                future.set_exception(StoreError(f"write transaction failed: {exc}"))
+                if isinstance(future, _AsyncAnswer):
+                    future.loop.call_soon_threadsafe(_deliver, [(future.future, None, error)])
+                else:
+                    future.set_exception(error)
             return
+        # answers go out only after COMMIT returned; async callers' answers are
+        # handed to their event loop in one wake-up per batch, not one per answer
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
         for future, value, error in done:
-            if error is not None:
+            if isinstance(future, _AsyncAnswer):
+                by_loop.setdefault(future.loop, []).append((future.future, value, error))
+            elif error is not None:
                 future.set_exception(error)
             else:
                 future.set_result(value)
+        for loop, answers in by_loop.items():
+            try:
+                loop.call_soon_threadsafe(_deliver, answers)
+            except RuntimeError:
+                pass  # the loop is closed: nobody is waiting any more
+
+    def _one(
+        self, op: Callable[[sqlite3.Connection], Any], future: Future[Any]
+    ) -> tuple[Future[Any], Any, BaseException | None]:
+        conn = self._conn
+        conn.execute("SAVEPOINT op")
+        try:
+            value = op(conn)
+        except Exception as exc:  # one failing op must not sink the batch
+            conn.execute("ROLLBACK TO op")
+            conn.execute("RELEASE op")
+            return future, None, exc
+        conn.execute("RELEASE op")
+        return future, value, None
+
+    def _holds(self, run: list[tuple[Op, Future[Any]]]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+        """A run of holds as one set-based step; one by one if that step fails."""
+        conn = self._conn
+        items = [op for op, _ in run]
+        conn.execute("SAVEPOINT holds")
+        try:
+            outcomes = ops.place_holds(conn, items)  # type: ignore[arg-type]
+        except Exception:
+            conn.execute("ROLLBACK TO holds")
+            conn.execute("RELEASE holds")
+            return [self._one(lambda c, h=op: ops.place_hold(c, *h), fut) for op, fut in run]  # type: ignore[misc]
+        conn.execute("RELEASE holds")
+        return [(fut, outcome, None) for (_, fut), outcome in zip(run, outcomes, strict=True)]
+
+
+class _AsyncAnswer(NamedTuple):
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any]
+
+
+def _deliver(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    for future, value, error in answers:
+        if future.cancelled():
+            continue
+        if error is not None:
+            future.set_exception(error)
+        else:
+            future.set_result(value)
+
+
+class HoldOp(NamedTuple):
+    """A hold for the writer; consecutive ones are executed as one set-based step."""
+
+    req: HoldRequest
+    now: float
+    idem: IdempotencyKey | None
+
+
+Op = Callable[[sqlite3.Connection], Any] | HoldOp
+
+
+def _runs(batch: list[tuple[Op, Future[Any]]]) -> list[list[tuple[Op, Future[Any]]]]:
+    """Split a batch into runs of holds and runs of other operations, in order."""
+    runs: list[list[tuple[Op, Future[Any]]]] = []
+    for item in batch:
+        kind = isinstance(item[0], HoldOp)
+        if runs and isinstance(runs[-1][0][0], HoldOp) == kind:
+            runs[-1].append(item)
+        else:
+            runs.append([item])
+    return runs
 
 
 class SQLiteStore:
@@ -216,7 +291,7 @@ class SQLiteStore:
                 continue
             conn.execute("BEGIN IMMEDIATE")
             try:
-                for statement in _split_sql(migration.sql):
+                for statement in ops.split_sql(migration.sql):
                     conn.execute(statement)
                 conn.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, strftime('%s','now'))",
@@ -272,7 +347,7 @@ class SQLiteStore:
     # pools ---------------------------------------------------------------------
     def create_pool(self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None) -> Outcome:
         def op(conn: sqlite3.Connection) -> Outcome:
-            replay = _idem_lookup(conn, idem)
+            replay = ops.idem_lookup(conn, idem)
             if replay is not None:
                 return replay
             exists = conn.execute("SELECT 1 FROM pools WHERE id = ?", (spec.id,)).fetchone()
@@ -294,7 +369,7 @@ class SQLiteStore:
                     ),
                 )
                 outcome = Outcome(Result.CREATED, {"pool_id": spec.id})
-            _idem_record(conn, idem, outcome, now)
+            ops.idem_record(conn, idem, outcome, now)
             return outcome
 
         return self.write(op)
@@ -307,7 +382,7 @@ class SQLiteStore:
             " FROM pools WHERE id = ?",
             (now, pool_id),
         ).fetchone()
-        return _pool_from_row(row) if row else None
+        return ops.pool_from_row(row) if row else None
 
     def list_pools(self, now: float) -> list[Pool]:
         rows = self._reader().execute(
@@ -317,36 +392,34 @@ class SQLiteStore:
             " FROM pools ORDER BY created_at, id",
             (now,),
         ).fetchall()
-        return [_pool_from_row(row) for row in rows]
+        return [ops.pool_from_row(row) for row in rows]
 
     # holds ---------------------------------------------------------------------
     def place_hold(self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: _place_hold(conn, req, now, idem))
+        return self._writer.submit(HoldOp(req, now, idem)).result()
 
     def confirm_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: _change_hold(conn, hold_id, "confirm", now, idem))
+        return self.write(lambda conn: ops.change_hold(conn, hold_id, "confirm", now, idem))
 
     def release_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: _change_hold(conn, hold_id, "release", now, idem))
+        return self.write(lambda conn: ops.change_hold(conn, hold_id, "release", now, idem))
 
     def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: _change_hold(conn, hold_id, "extend", now, idem))
+        return self.write(lambda conn: ops.change_hold(conn, hold_id, "extend", now, idem))
 
     async def aplace_hold(
         self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
     ) -> Outcome:
         # await the group commit directly: no thread-pool hop on the hot path
-        return await asyncio.wrap_future(
-            self._writer.submit(lambda conn: _place_hold(conn, req, now, idem))
-        )
+        return await self._writer.submit_async(HoldOp(req, now, idem))
 
     async def achange_hold(
         self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
     ) -> Outcome:
         if action not in {"confirm", "release", "extend"}:
             raise ValueError(f"unknown hold action {action!r}")
-        return await asyncio.wrap_future(
-            self._writer.submit(lambda conn: _change_hold(conn, hold_id, action, now, idem))
+        return await self._writer.submit_async(
+            lambda conn: ops.change_hold(conn, hold_id, action, now, idem)
         )
 
     async def aread(self, fn: Callable[[], T]) -> T:
@@ -367,14 +440,14 @@ class SQLiteStore:
         return Hold(hold_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8])
 
     def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
-        return _actor_usage(self._reader(), pool_id, actor_key, now)
+        return ops.actor_usage(self._reader(), pool_id, actor_key, now)
 
     def sweep(self, now: float) -> int:
         def op(conn: sqlite3.Connection) -> int:
             expired = 0
             pool_ids = [r[0] for r in conn.execute("SELECT id FROM pools")]
             for pool_id in pool_ids:
-                freed = _expire_due(conn, pool_id, now)
+                freed = ops.expire_due(conn, pool_id, now)
                 if freed:
                     conn.execute("UPDATE pools SET held = held - ? WHERE id = ?", (freed[1], pool_id))
                     expired += freed[0]
@@ -419,229 +492,3 @@ class SQLiteStore:
             )
             for r in rows
         ]
-
-
-# operations run inside the write transaction ---------------------------------
-
-
-def _split_sql(script: str) -> list[str]:
-    """Split a migration into statements (they contain no semicolons in literals)."""
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]
-
-
-def _pool_from_row(row: tuple[Any, ...]) -> Pool:
-    due = row[11]
-    return Pool(
-        id=row[0],
-        name=row[1],
-        kind=row[2],
-        capacity=row[3],
-        per_actor_limit=row[4],
-        hold_ttl_s=row[5],
-        light_thresholds=LightThresholds(row[6], row[7]),
-        held=row[8] - due,
-        confirmed=row[9],
-        created_at=row[10],
-    )
-
-
-def _idem_lookup(conn: sqlite3.Connection, idem: IdempotencyKey | None) -> Outcome | None:
-    if idem is None:
-        return None
-    row = conn.execute(
-        "SELECT request_hash, result, body FROM idempotency WHERE scope = ? AND key = ?",
-        (idem.scope, idem.key),
-    ).fetchone()
-    if row is None:
-        return None
-    if row[0] != idem.request_hash:
-        return Outcome(
-            Result.IDEMPOTENCY_MISMATCH,
-            {"reasons": ["idempotency_key_reused"], "idempotency_key": idem.key},
-        )
-    return Outcome(Result(row[1]), orjson.loads(row[2]), replayed=True)
-
-
-def _idem_record(
-    conn: sqlite3.Connection, idem: IdempotencyKey | None, outcome: Outcome, now: float
-) -> None:
-    if idem is None:
-        return
-    conn.execute(
-        "INSERT INTO idempotency (scope, key, request_hash, result, body, created_at)"
-        " VALUES (?, ?, ?, ?, ?, ?)",
-        (idem.scope, idem.key, idem.request_hash, outcome.result.value, _dumps(outcome.body), now),
-    )
-
-
-def _log(
-    conn: sqlite3.Connection,
-    now: float,
-    verb: str,
-    actor_key: str,
-    target: str,
-    pool_id: str | None,
-    quantity: int,
-    decision: str,
-    score: float = 0.0,
-    reasons: tuple[str, ...] | list[str] = (),
-) -> None:
-    conn.execute(
-        "INSERT INTO actions (ts, verb, actor_key, target, pool_id, quantity, decision, score,"
-        " reasons) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        (now, verb, actor_key, target, pool_id, quantity, decision, score, _dumps(list(reasons))),
-    )
-
-
-def _expire_due(conn: sqlite3.Connection, pool_id: str, now: float) -> tuple[int, int] | None:
-    """Mark a pool's due holds expired; returns (holds, quantity) freed."""
-    rows = conn.execute(
-        "UPDATE holds SET status = 'expired'"
-        " WHERE pool_id = ? AND status = 'held' AND expires_at <= ? RETURNING quantity",
-        (pool_id, now),
-    ).fetchall()
-    if not rows:
-        return None
-    return len(rows), sum(r[0] for r in rows)
-
-
-def _actor_usage(conn: sqlite3.Connection, pool_id: str, actor_key: str, now: float) -> int:
-    row = conn.execute(
-        "SELECT coalesce(sum(quantity), 0) FROM holds WHERE pool_id = ? AND actor_key = ?"
-        " AND (status = 'confirmed' OR (status = 'held' AND expires_at > ?))",
-        (pool_id, actor_key, now),
-    ).fetchone()
-    return int(row[0])
-
-
-def _place_hold(
-    conn: sqlite3.Connection, req: HoldRequest, now: float, idem: IdempotencyKey | None
-) -> Outcome:
-    replay = _idem_lookup(conn, idem)
-    if replay is not None:
-        return replay
-    pool = conn.execute(
-        "SELECT capacity, per_actor_limit, hold_ttl_s, held, confirmed FROM pools WHERE id = ?",
-        (req.pool_id,),
-    ).fetchone()
-    if pool is None:
-        outcome = Outcome(Result.NOT_FOUND, {"pool_id": req.pool_id, "reasons": ["unknown_pool"]})
-        _idem_record(conn, idem, outcome, now)
-        return outcome
-    capacity, per_actor_limit, hold_ttl_s, held, confirmed = pool
-    freed = _expire_due(conn, req.pool_id, now)
-    freed_qty = freed[1] if freed else 0
-    held -= freed_qty
-    cap = per_actor_limit if req.actor_cap is None else min(per_actor_limit, req.actor_cap)
-    used = _actor_usage(conn, req.pool_id, req.actor_key, now)
-    reasons = list(req.risk_reasons)
-    if used + req.quantity > cap:
-        outcome = Outcome(
-            Result.ACTOR_LIMIT,
-            {"pool_id": req.pool_id, "reasons": [*reasons, "actor_limit"], "limit": cap, "used": used},
-        )
-    elif held + confirmed + req.quantity > capacity:
-        outcome = Outcome(Result.SOLD_OUT, {"pool_id": req.pool_id, "reasons": [*reasons, "sold_out"]})
-    else:
-        outcome = None
-    if outcome is not None:
-        if freed_qty:
-            conn.execute("UPDATE pools SET held = ? WHERE id = ?", (held, req.pool_id))
-        _log(conn, now, "hold", req.actor_key, req.pool_id, req.pool_id, req.quantity,
-             outcome.result.value, req.risk_score, outcome.body["reasons"])
-        _idem_record(conn, idem, outcome, now)
-        return outcome
-
-    conn.execute("UPDATE pools SET held = ? WHERE id = ?", (held + req.quantity, req.pool_id))
-    ttl = max(1.0, hold_ttl_s * req.ttl_factor)
-    token = secrets.token_hex(8)
-    expires_at = now + ttl
-    seq = conn.execute(
-        "INSERT INTO holds (token, pool_id, actor_key, quantity, status, created_at, ttl_s,"
-        " expires_at, max_expires_at, risk_score, risk_reasons)"
-        " VALUES (?, ?, ?, ?, 'held', ?, ?, ?, ?, ?, ?) RETURNING seq",
-        (token, req.pool_id, req.actor_key, req.quantity, now, ttl, expires_at,
-         now + ttl * MAX_HOLD_LIFETIME_FACTOR, req.risk_score, _dumps(reasons)),
-    ).fetchone()[0]
-    outcome = Outcome(
-        Result.HELD,
-        {
-            "hold_id": format_hold_id(seq, token),
-            "pool_id": req.pool_id,
-            "status": "held",
-            "quantity": req.quantity,
-            "expires_at": expires_at,
-            "risk": {"score": req.risk_score, "reasons": reasons},
-        },
-    )
-    _log(conn, now, "hold", req.actor_key, req.pool_id, req.pool_id, req.quantity, "held",
-         req.risk_score, reasons)
-    _idem_record(conn, idem, outcome, now)
-    return outcome
-
-
-def _change_hold(
-    conn: sqlite3.Connection, hold_id: str, action: str, now: float, idem: IdempotencyKey | None
-) -> Outcome:
-    """Confirm, release or extend a hold; the pool's counters move with it."""
-    replay = _idem_lookup(conn, idem)
-    if replay is not None:
-        return replay
-    outcome = _change_hold_unrecorded(conn, hold_id, action, now)
-    _idem_record(conn, idem, outcome, now)
-    return outcome
-
-
-def _change_hold_unrecorded(conn: sqlite3.Connection, hold_id: str, action: str, now: float) -> Outcome:
-    parsed = parse_hold_id(hold_id)
-    row = None
-    if parsed is not None:
-        row = conn.execute(
-            "SELECT token, pool_id, actor_key, quantity, status, ttl_s, expires_at, max_expires_at"
-            " FROM holds WHERE seq = ?",
-            (parsed[0],),
-        ).fetchone()
-    if parsed is None or row is None or not secrets.compare_digest(row[0], parsed[1]):
-        return Outcome(Result.NOT_FOUND, {"hold_id": hold_id, "reasons": ["unknown_hold"]})
-    seq = parsed[0]
-    _, pool_id, actor_key, quantity, status, ttl_s, expires_at, max_expires_at = row
-    if status == "held" and expires_at <= now:
-        conn.execute("UPDATE holds SET status = 'expired' WHERE seq = ?", (seq,))
-        conn.execute("UPDATE pools SET held = held - ? WHERE id = ?", (quantity, pool_id))
-        status = "expired"
-
-    base = {"hold_id": hold_id, "pool_id": pool_id, "quantity": quantity}
-    if action == "confirm":
-        if status == "confirmed":
-            return Outcome(Result.CONFIRMED, {**base, "status": "confirmed"})
-        if status != "held":
-            return Outcome(Result.BAD_STATE, {**base, "status": status, "reasons": [f"hold_{status}"]})
-        conn.execute("UPDATE holds SET status = 'confirmed' WHERE seq = ?", (seq,))
-        conn.execute(
-            "UPDATE pools SET held = held - ?, confirmed = confirmed + ? WHERE id = ?",
-            (quantity, quantity, pool_id),
-        )
-        _log(conn, now, "confirm", actor_key, pool_id, pool_id, quantity, "confirmed")
-        return Outcome(Result.CONFIRMED, {**base, "status": "confirmed"})
-
-    if action == "release":
-        if status in {"released", "expired"}:
-            return Outcome(Result.RELEASED, {**base, "status": status})
-        column = "held" if status == "held" else "confirmed"
-        conn.execute("UPDATE holds SET status = 'released' WHERE seq = ?", (seq,))
-        conn.execute(f"UPDATE pools SET {column} = {column} - ? WHERE id = ?", (quantity, pool_id))
-        _log(conn, now, "release", actor_key, pool_id, pool_id, quantity, "released")
-        return Outcome(Result.RELEASED, {**base, "status": "released"})
-
-    # extend
-    if status != "held":
-        return Outcome(Result.BAD_STATE, {**base, "status": status, "reasons": [f"hold_{status}"]})
-    new_expiry = min(now + ttl_s, max_expires_at)
-    if new_expiry <= expires_at:
-        return Outcome(
-            Result.BAD_STATE,
-            {**base, "status": status, "expires_at": expires_at, "reasons": ["extension_cap_reached"]},
-        )
-    conn.execute("UPDATE holds SET expires_at = ? WHERE seq = ?", (new_expiry, seq))
-    return Outcome(Result.EXTENDED, {**base, "status": "held", "expires_at": new_expiry})
