@@ -14,6 +14,8 @@ import click
 COMMANDS: dict[str, str] = {
     "serve": "headcount.cli.serve:serve",
     "keys": "headcount.cli.keys:keys",
+    "backup": "headcount.cli.backup:backup",
+    "restore": "headcount.cli.backup:restore",
 }
 
 

@@ -56,6 +56,10 @@ class PostgresStore:
 
     def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
         self.url = url
+        try:  # one direct attempt first: an unreachable server fails now, not after the pool's wait
+            psycopg.connect(url, connect_timeout=10).close()
+        except psycopg.Error as exc:
+            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
         try:
             self._pool = ConnectionPool(
                 url,
