@@ -14,6 +14,11 @@ import pytest
 from headcount.store import open_store
 from headcount.store.base import Store
 
+# a fixed key ring for the whole suite (servers started by tests inherit it)
+os.environ.setdefault(
+    "HEADCOUNT_SECRET_KEYS", "test1:dGVzdC1rZXktZm9yLWhlYWRjb3VudC10ZXN0cy1vbmx5LTMyYnl0ZXMhIQ"
+)
+
 PG_URL = os.environ.get("HEADCOUNT_TEST_PG_URL")
 REQUIRE_PG = os.environ.get("HEADCOUNT_REQUIRE_PG") == "1"
 

@@ -32,6 +32,8 @@ TABLES = {
     "api_keys": "key_id",
     "actions": "seq",
     "schema_migrations": "version",
+    "contacts": "actor_key, kind, value_key",
+    "audit": "seq",
 }
 
 

@@ -12,7 +12,6 @@ from pathlib import Path
 import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import (
-    negative_data_rejection,
     positive_data_acceptance,
 )
 

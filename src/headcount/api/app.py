@@ -13,13 +13,17 @@ import os
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headcount import __version__
 from headcount.api.auth import KeyVerifier
 from headcount.api.problems import install_handlers
-from headcount.api.routes import holds, pools
-from headcount.ledger.service import Guard, Ledger
+from headcount.api.routes import holds, pools, privacy
+from headcount.config import Settings
+from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
+from headcount.privacy.keyring import KeyRing, load_keyring
+from headcount.privacy.vault import keep_contacts
 from headcount.store import open_store
 from headcount.store.base import Store
 
@@ -55,20 +59,29 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
-async def _sweeper(ledger: Ledger, interval: float) -> None:
-    """Make expiry permanent in the background; availability never waits for it."""
+async def _sweeper(ledger: Ledger, interval: float, retention_s: float) -> None:
+    """Make expiry permanent and purge old contact data in the background.
+
+    Availability never waits for the sweep: expired holds never count anyway.
+    """
+    rounds = 0
     while True:
         await asyncio.sleep(interval)
         try:
             await asyncio.to_thread(ledger.sweep)
+            if rounds % 60 == 0:
+                await asyncio.to_thread(ledger.store.purge_contacts, ledger.clock() - retention_s)
         except Exception:  # keep sweeping; a failed round is retried next time
             log.exception("sweep failed")
+        rounds += 1
 
 
 def create_app(
     store: Store | None = None,
     *,
     guard: Guard | None = None,
+    settings: Settings | None = None,
+    keyring: KeyRing | None = None,
     sweep_interval: float | None = SWEEP_INTERVAL_S,
     close_store: bool = False,
 ) -> FastAPI:
@@ -76,11 +89,22 @@ def create_app(
     if store is None:
         store = open_store()
         close_store = True
-    ledger = Ledger(store, guard)
+    settings = settings or Settings.from_env()
+    ring = keyring or load_keyring()
+    keeper = None
+    if settings.keep_contacts:
+        def keeper(actor_key: str, actor: ActorInfo) -> None:
+            keep_contacts(store, ring, actor_key, {
+                "email": actor.email, "phone": actor.phone, "ip": actor.ip,
+                "device": actor.device, "id": actor.id,
+            })
+    ledger = Ledger(store, guard or IdentityGuard(ring), keep_contacts=keeper)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(_sweeper(ledger, sweep_interval)) if sweep_interval else None
+        task = asyncio.create_task(
+            _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)
+        ) if sweep_interval else None
         try:
             yield
         finally:
@@ -99,12 +123,18 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.store = store
-    app.state.verifier = KeyVerifier(store)
+    app.state.keyring = ring
+    app.state.settings = settings
+    app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
     install_handlers(app)
     app.include_router(pools.router)
     app.include_router(holds.router)
-
+    app.include_router(privacy.router)
     app.add_middleware(SecurityHeaders)
+    if settings.cors_origins:  # off unless configured
+        app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
+                           allow_methods=["GET", "POST", "DELETE"],
+                           allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:

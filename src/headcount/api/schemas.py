@@ -103,6 +103,7 @@ class HoldStateOut(BaseModel):
     status: Literal["held", "confirmed", "released", "expired"]
     quantity: int
     expires_at: str | None = None
+    actor_key: str | None = None
 
 
 class Problem(BaseModel):

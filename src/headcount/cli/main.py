@@ -16,6 +16,8 @@ COMMANDS: dict[str, str] = {
     "keys": "headcount.cli.keys:keys",
     "backup": "headcount.cli.backup:backup",
     "restore": "headcount.cli.backup:restore",
+    "audit": "headcount.cli.audit:audit",
+    "purge": "headcount.cli.audit:purge",
 }
 
 

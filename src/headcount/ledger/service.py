@@ -7,6 +7,7 @@ The HTTP API and the CLI are thin layers over this class.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ from headcount.ledger.models import (
 )
 
 if TYPE_CHECKING:  # the store imports ledger.models; avoid a cycle at run time
+    from headcount.privacy.keyring import KeyRing
     from headcount.store.base import Store
 
 
@@ -61,12 +63,17 @@ class Guard(Protocol):
 class IdentityGuard:
     """The guard without signals: one actor key per stated identity, no risk.
 
-    The first of id, e-mail, phone, device and IP names the actor. The signals
-    guard (`headcount.guard`) replaces it with person linking and risk.
+    The first of id, e-mail, phone, device and IP names the actor. With a key
+    ring (as the service always has) the key is a keyed hash of the value, so
+    no raw identity reaches the store. The signals guard (`headcount.guard`)
+    replaces this with person linking and risk.
     """
 
+    def __init__(self, ring: KeyRing | None = None) -> None:
+        self.ring = ring
+
     def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
-        for prefix, value in (
+        for kind, value in (
             ("id", actor.id),
             ("email", actor.email.lower() if actor.email else None),
             ("tel", actor.phone),
@@ -74,7 +81,8 @@ class IdentityGuard:
             ("ip", actor.ip),
         ):
             if value:
-                return Decision(actor_key=f"{prefix}:{value}")
+                key = self.ring.pseudonym(kind, value) if self.ring else f"{kind}:{value}"
+                return Decision(actor_key=key)
         return Decision(actor_key="anonymous")
 
 
@@ -86,10 +94,13 @@ class Ledger:
         store: Store,
         guard: Guard | None = None,
         clock: Callable[[], float] = time.time,
+        keep_contacts: Callable[[str, ActorInfo], None] | None = None,
     ) -> None:
         self.store = store
         self.guard: Guard = guard or IdentityGuard()
         self.clock = clock
+        #: called after each successful hold to keep the actor's raw contacts (encrypted)
+        self.keep_contacts = keep_contacts
 
     def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
         return self.store.create_pool(spec, self.clock(), idem)
@@ -129,7 +140,10 @@ class Ledger:
         request = self._decide(pool_id, quantity, actor, now)
         if isinstance(request, Outcome):
             return request
-        return self.store.place_hold(request, now, idem)
+        outcome = self.store.place_hold(request, now, idem)
+        if outcome.ok and not outcome.replayed and self.keep_contacts:
+            self.keep_contacts(request.actor_key, actor)
+        return outcome
 
     async def ahold(
         self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None = None
@@ -139,7 +153,10 @@ class Ledger:
         request = self._decide(pool_id, quantity, actor, now)
         if isinstance(request, Outcome):
             return request
-        return await self.store.aplace_hold(request, now, idem)
+        outcome = await self.store.aplace_hold(request, now, idem)
+        if outcome.ok and not outcome.replayed and self.keep_contacts:
+            await asyncio.to_thread(self.keep_contacts, request.actor_key, actor)
+        return outcome
 
     async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None) -> Outcome:
         """confirm, release or extend, for the async HTTP service."""

@@ -46,6 +46,39 @@ class ActionRecord:
     attrs: dict[str, Any]
 
 
+@dataclass(frozen=True, slots=True)
+class ContactRecord:
+    """One raw contact value, encrypted (AES-GCM) under the key ring's `key_id`."""
+
+    actor_key: str
+    kind: str
+    value_key: str
+    key_id: str
+    nonce: bytes
+    ciphertext: bytes
+    created_at: float
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One read of personal data; `mac` chains it to the entry before."""
+
+    seq: int
+    ts: float
+    who: str
+    role: str
+    action: str
+    subject: str
+    reason: str
+    key_id: str
+    prev_mac: str
+    mac: str
+
+
+def astuple_audit(e: AuditEntry) -> tuple[object, ...]:
+    return (e.seq, e.ts, e.who, e.role, e.action, e.subject, e.reason, e.key_id, e.prev_mac, e.mac)
+
+
 @runtime_checkable
 class Store(Protocol):
     """Persistence for pools, holds, API keys and the action log."""
@@ -116,6 +149,23 @@ class Store(Protocol):
 
     # action log ----------------------------------------------------------------
     def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]: ...
+
+    # personal data ---------------------------------------------------------------
+    def put_contacts(self, records: list[ContactRecord]) -> None:
+        """Keep encrypted contacts; a value already kept for the actor is left as is."""
+        ...
+
+    def get_contacts(self, actor_key: str) -> list[ContactRecord]: ...
+
+    def purge_contacts(self, before: float) -> int:
+        """Delete contacts kept since before `before`; returns how many."""
+        ...
+
+    def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
+        """Append `make(next_seq, prev_mac)` atomically at the end of the audit chain."""
+        ...
+
+    def read_audit(self) -> list[AuditEntry]: ...
 
 
 class StoreError(RuntimeError):

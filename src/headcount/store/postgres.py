@@ -32,7 +32,10 @@ from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
     ActionRecord,
     ApiKeyRecord,
+    AuditEntry,
+    ContactRecord,
     StoreError,
+    astuple_audit,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
@@ -49,6 +52,7 @@ _POOL_SELECT = (
 
 #: Arbitrary constant for the advisory lock that serialises migrations.
 _MIGRATION_LOCK = 7_302_214_055
+_AUDIT_LOCK = 7_302_214_056
 
 
 class PostgresStore:
@@ -222,6 +226,40 @@ class PostgresStore:
             (key_id,),
         )
         return ApiKeyRecord(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+    # personal data ---------------------------------------------------------------
+    def put_contacts(self, records: list[ContactRecord]) -> None:
+        with self._pool.connection() as conn:
+            conn.cursor().executemany(
+                "INSERT INTO contacts VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
+                [(r.actor_key, r.kind, r.value_key, r.key_id, r.nonce, r.ciphertext, r.created_at)
+                 for r in records],
+            )
+
+    def get_contacts(self, actor_key: str) -> list[ContactRecord]:
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                "SELECT * FROM contacts WHERE actor_key = %s ORDER BY kind, created_at", (actor_key,)
+            ).fetchall()
+        return [ContactRecord(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows]
+
+    def purge_contacts(self, before: float) -> int:
+        with self._pool.connection() as conn:
+            return conn.execute("DELETE FROM contacts WHERE created_at < %s", (before,)).rowcount
+
+    def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
+        with self._pool.connection() as conn, conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+            last = conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            entry = make((int(last[0]) + 1) if last else 1, last[1] if last else "")
+            conn.execute("INSERT INTO audit VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                         astuple_audit(entry))
+            return entry
+
+    def read_audit(self) -> list[AuditEntry]:
+        with self._pool.connection() as conn:
+            rows = conn.execute("SELECT * FROM audit ORDER BY seq").fetchall()
+        return [AuditEntry(int(r[0]), *r[1:]) for r in rows]
 
     # action log ----------------------------------------------------------------
     def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]:

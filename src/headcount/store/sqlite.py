@@ -49,7 +49,10 @@ from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
     ActionRecord,
     ApiKeyRecord,
+    AuditEntry,
+    ContactRecord,
     StoreError,
+    astuple_audit,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
@@ -477,6 +480,38 @@ class SQLiteStore:
         if row is None:
             return None
         return ApiKeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    # personal data ---------------------------------------------------------------
+    def put_contacts(self, records: list[ContactRecord]) -> None:
+        def op(conn: sqlite3.Connection) -> None:
+            conn.executemany(
+                "INSERT OR IGNORE INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(r.actor_key, r.kind, r.value_key, r.key_id, r.nonce, r.ciphertext, r.created_at)
+                 for r in records],
+            )
+
+        self.write(op)
+
+    def get_contacts(self, actor_key: str) -> list[ContactRecord]:
+        rows = self._reader().execute(
+            "SELECT * FROM contacts WHERE actor_key = ? ORDER BY kind, created_at", (actor_key,)
+        ).fetchall()
+        return [ContactRecord(*r) for r in rows]
+
+    def purge_contacts(self, before: float) -> int:
+        return self.write(lambda conn: conn.execute("DELETE FROM contacts WHERE created_at < ?", (before,)).rowcount)
+
+    def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
+        def op(conn: sqlite3.Connection) -> AuditEntry:
+            last = conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
+            entry = make((last[0] + 1) if last else 1, last[1] if last else "")
+            conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple_audit(entry))
+            return entry
+
+        return self.write(op)
+
+    def read_audit(self) -> list[AuditEntry]:
+        return [AuditEntry(*r) for r in self._reader().execute("SELECT * FROM audit ORDER BY seq")]
 
     # action log ----------------------------------------------------------------
     def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]:

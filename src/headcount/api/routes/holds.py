@@ -82,7 +82,10 @@ async def get_hold(ledger: LedgerDep, principal: PrincipalDep, hold_id: str = HO
     status = hold.status
     if status == "held" and hold.expires_at <= ledger.clock():
         status = "expired"
-    return json_response({
+    body = {
         "hold_id": hold.id, "pool_id": hold.pool_id, "status": status,
         "quantity": hold.quantity, "expires_at": iso(hold.expires_at),
-    })
+    }
+    if principal.can(Role.STAFF):
+        body["actor_key"] = hold.actor_key  # a keyed hash, never the raw identity
+    return json_response(body)

@@ -11,7 +11,13 @@ from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.idempotency import idempotency_key
 from headcount.api.problems import ProblemError
 from headcount.api.render import json_response, outcome_response
-from headcount.api.schemas import PoolCreatedOut, PoolIn, PoolPublicOut, PoolStaffOut, problem_responses
+from headcount.api.schemas import (
+    PoolCreatedOut,
+    PoolIn,
+    PoolPublicOut,
+    PoolStaffOut,
+    problem_responses,
+)
 from headcount.ledger.models import LightThresholds, Pool, PoolSpec
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])

@@ -1,0 +1,58 @@
+"""`headcount audit verify` and `headcount purge`: the personal-data controls."""
+
+from __future__ import annotations
+
+import time
+
+import click
+
+from headcount.cli.backup import STORE_OPTION
+
+
+@click.group()
+def audit() -> None:
+    """The audit log of personal-data reads."""
+
+
+@audit.command("verify")
+@STORE_OPTION
+@click.option("--anchor", metavar="SEQ:MAC", help="a head printed by an earlier verify, to catch a cut-off end")
+def verify_cmd(store_url: str | None, anchor: str | None) -> None:
+    """Check the audit chain; names every edited, deleted or inserted entry."""
+    from headcount.privacy.audit import verify
+    from headcount.privacy.keyring import KeyRingError, load_keyring
+    from headcount.store import StoreError, open_store
+
+    try:
+        store = open_store(store_url)
+        report = verify(store, load_keyring(), anchor)
+    except (StoreError, KeyRingError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    store.close()
+    for problem in report.problems:
+        click.echo(f"PROBLEM {problem}")
+    click.echo(f"{report.entries} entries; head {report.head} (keep it elsewhere and pass it as --anchor)")
+    if not report.ok:
+        raise click.ClickException(f"the audit log was tampered with: {len(report.problems)} problem(s)")
+    click.echo("audit log intact")
+
+
+@click.command()
+@STORE_OPTION
+@click.option("--older-than-days", type=click.FloatRange(min=0), default=None,
+              help="default: HEADCOUNT_CONTACT_RETENTION_DAYS (30)")
+def purge(store_url: str | None, older_than_days: float | None) -> None:
+    """Delete raw contact data kept longer than the retention period."""
+    from headcount.config import Settings
+    from headcount.store import StoreError, open_store
+
+    days = Settings.from_env().contact_retention_days if older_than_days is None else older_than_days
+    try:
+        store = open_store(store_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        n = store.purge_contacts(time.time() - days * 86400)
+    finally:
+        store.close()
+    click.echo(f"purged {n} contact value(s) older than {days:g} days")
