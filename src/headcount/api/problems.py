@@ -16,6 +16,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
+from headcount.store.base import StoreUnavailable
+
 log = logging.getLogger("headcount.api")
 
 PROBLEM_JSON = "application/problem+json"
@@ -131,6 +133,15 @@ def install_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             headers["Allow"] = ", ".join(_allowed_methods(request))
         return problem_response(exc.status_code, code, str(exc.detail), headers=headers or None)
+
+    @app.exception_handler(StoreUnavailable)
+    async def _unavailable(_: Request, exc: StoreUnavailable) -> Response:
+        log.warning("store unavailable: %s", exc)
+        return problem_response(
+            503, "store-unavailable",
+            "the database is unavailable (failover or restart); retry with the same Idempotency-Key",
+            headers={"Retry-After": "1"},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> Response:

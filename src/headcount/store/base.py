@@ -172,6 +172,14 @@ class StoreError(RuntimeError):
     """The store cannot do what was asked (bad URL, unreachable server, ...)."""
 
 
+class StoreUnavailable(StoreError):
+    """The database cannot be reached right now (a failover, a restart); retry later.
+
+    A write that failed this way may or may not have happened: retry it with the
+    same Idempotency-Key to get its real answer.
+    """
+
+
 def parse_hold_id(hold_id: str) -> tuple[int, str] | None:
     """Split a public hold id `h<seq>_<token>` into its sequence number and token.
 

@@ -9,14 +9,16 @@ many server processes can share one database.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
-from psycopg_pool import ConnectionPool
+from psycopg_pool import ConnectionPool, PoolTimeout
 
 from headcount.ledger.models import (
     Hold,
@@ -35,6 +37,7 @@ from headcount.store.base import (
     AuditEntry,
     ContactRecord,
     StoreError,
+    StoreUnavailable,
     astuple_audit,
     parse_hold_id,
 )
@@ -79,7 +82,7 @@ class PostgresStore:
         self._migrate()
 
     def _migrate(self) -> None:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._conn() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations"
@@ -98,14 +101,26 @@ class PostgresStore:
     def close(self) -> None:
         self._pool.close()
 
+    @contextlib.contextmanager
+    def _conn(self) -> Iterator[psycopg.Connection[Any]]:
+        """A pooled connection; a lost server becomes StoreUnavailable, not a crash."""
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except (psycopg.OperationalError, PoolTimeout) as exc:
+            # drop every broken idle connection now, so the next request reconnects
+            # (with a multi-host URL, to whichever server is the primary by then)
+            threading.Thread(target=self._pool.check, daemon=True).start()
+            raise StoreUnavailable(f"PostgreSQL unavailable: {str(exc).strip()[:300]}") from exc
+
     def _fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             cur = conn.cursor(row_factory=tuple_row)
             return cur.execute(sql, params).fetchone()
 
     # pools ---------------------------------------------------------------------
     def create_pool(self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._conn() as conn, conn.transaction():
             if idem is not None:
                 row = conn.execute(
                     "SELECT * FROM hc_idem_lookup(%s, %s, %s)", (idem.scope, idem.key, idem.request_hash)
@@ -136,7 +151,7 @@ class PostgresStore:
         return _pool_from_row(row) if row else None
 
     def list_pools(self, now: float) -> list[Pool]:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             rows = conn.execute(_POOL_SELECT + " ORDER BY created_at, id", (now,)).fetchall()
         return [_pool_from_row(r) for r in rows]
 
@@ -213,7 +228,7 @@ class PostgresStore:
 
     # API keys ----------------------------------------------------------------
     def add_api_key(self, record: ApiKeyRecord) -> None:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             conn.execute(
                 "INSERT INTO api_keys (key_id, secret_hash, role, created_at, revoked)"
                 " VALUES (%s, %s, %s, %s, %s)",
@@ -229,7 +244,7 @@ class PostgresStore:
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             conn.cursor().executemany(
                 "INSERT INTO contacts VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
                 [(r.actor_key, r.kind, r.value_key, r.key_id, r.nonce, r.ciphertext, r.created_at)
@@ -237,18 +252,18 @@ class PostgresStore:
             )
 
     def get_contacts(self, actor_key: str) -> list[ContactRecord]:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             rows = conn.execute(
                 "SELECT * FROM contacts WHERE actor_key = %s ORDER BY kind, created_at", (actor_key,)
             ).fetchall()
         return [ContactRecord(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows]
 
     def purge_contacts(self, before: float) -> int:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             return conn.execute("DELETE FROM contacts WHERE created_at < %s", (before,)).rowcount
 
     def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
-        with self._pool.connection() as conn, conn.transaction():
+        with self._conn() as conn, conn.transaction():
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
             last = conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
             entry = make((int(last[0]) + 1) if last else 1, last[1] if last else "")
@@ -257,13 +272,13 @@ class PostgresStore:
             return entry
 
     def read_audit(self) -> list[AuditEntry]:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             rows = conn.execute("SELECT * FROM audit ORDER BY seq").fetchall()
         return [AuditEntry(int(r[0]), *r[1:]) for r in rows]
 
     # action log ----------------------------------------------------------------
     def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]:
-        with self._pool.connection() as conn:
+        with self._conn() as conn:
             rows = conn.execute(
                 "SELECT seq, ts, verb, actor_key, target, pool_id, quantity, decision, score,"
                 " reasons, attrs FROM actions WHERE seq > %s ORDER BY seq LIMIT %s",
