@@ -46,7 +46,7 @@ async def _load_until_killed(url: str, key: str, pool: str, kill_after: float, p
                     if i % 4 == 0:
                         await s.delete(f"{url}/v1/holds/{body['hold_id']}")
                         confirmed.discard(body["hold_id"])  # may or may not have happened
-                except (aiohttp.ClientError, asyncio.TimeoutError, ValueError):
+                except (TimeoutError, aiohttp.ClientError, ValueError):
                     return  # the server is gone
 
     async def killer() -> None:

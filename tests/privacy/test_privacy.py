@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import psycopg
 import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
@@ -155,4 +156,53 @@ def test_purge_removes_old_contacts(tmp_path: Path) -> None:
     assert result.exit_code == 0 and "purged 1" in result.output
     store = open_store(url)
     assert store.get_contacts("a") == [] and len(store.get_contacts("b")) == 1
+    store.close()
+
+
+def _tamper(url: str, statements: list[str]) -> None:
+    if url.startswith("sqlite"):
+        conn = sqlite3.connect(url[len("sqlite:///"):])
+        for sql in statements:
+            conn.execute(sql)
+        conn.commit()
+        conn.close()
+    else:
+        with psycopg.connect(url, autocommit=True) as pg:
+            for sql in statements:
+                pg.execute(sql)
+
+
+def test_audit_tampering_is_named_on_every_store(store_url: str, uid: str) -> None:
+    store = open_store(store_url)
+    ring = load_keyring()
+    made = [record_read(store, ring, who="k", role="privacy", action="contacts.read",
+                        subject=f"{uid}-{i}", reason="review") for i in range(5)]
+    assert verify(store, ring).ok
+    edited, deleted = made[1].seq, made[3].seq
+    _tamper(store_url, [f"UPDATE audit SET who = 'someone else' WHERE seq = {edited}",
+                        f"DELETE FROM audit WHERE seq = {deleted}"])
+    problems = verify(store, ring).problems
+    assert any(p.startswith(f"entry {edited} edited") for p in problems)
+    assert any(p.startswith(f"entry {deleted} deleted") for p in problems)
+    assert len(problems) == 2  # nothing else is flagged
+    _tamper(store_url, [f"DELETE FROM audit WHERE seq >= {made[0].seq}"])  # leave the table clean
+    store.close()
+
+
+def test_contacts_export_is_audited(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    store = open_store(url)
+    ring = load_keyring()
+    store.put_contacts([seal(ring, "email:a", "email", EMAIL), seal(ring, "tel:b", "phone", PHONE)])
+    store.close()
+    runner = CliRunner()
+    assert runner.invoke(main, ["contacts", "export", "--store", url, "--out", str(tmp_path / "x.csv")]).exit_code == 2
+    result = runner.invoke(main, ["contacts", "export", "--store", url, "--reason", "organiser's cleanup",
+                                  "--out", str(tmp_path / "x.csv"), "--who", "dpo"])
+    assert result.exit_code == 0, result.output
+    text = (tmp_path / "x.csv").read_text()
+    assert EMAIL in text and PHONE in text
+    store = open_store(url)
+    (entry,) = store.read_audit()
+    assert (entry.who, entry.action, entry.subject, entry.reason) == ("dpo", "contacts.export", "*", "organiser's cleanup")
     store.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import time
 
 import click
@@ -56,3 +58,38 @@ def purge(store_url: str | None, older_than_days: float | None) -> None:
     finally:
         store.close()
     click.echo(f"purged {n} contact value(s) older than {days:g} days")
+
+
+@click.group()
+def contacts() -> None:
+    """Raw contact data (kept only with HEADCOUNT_KEEP_CONTACTS=1)."""
+
+
+@contacts.command("export")
+@STORE_OPTION
+@click.option("--reason", required=True, help="why the export is needed; written to the audit log")
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="CSV file to write")
+@click.option("--who", default=lambda: os.environ.get("USER", "cli"), show_default="$USER",
+              help="who exports, for the audit log")
+def export(store_url: str | None, reason: str, out: str, who: str) -> None:
+    """Decrypt every kept contact into a CSV; the export is audited first."""
+    from headcount.privacy.keyring import KeyRingError, load_keyring
+    from headcount.privacy.vault import export_contacts
+    from headcount.store import StoreError, open_store
+
+    try:
+        store = open_store(store_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        rows = export_contacts(store, load_keyring(), who=who, role="privacy", reason=reason)
+    except (ValueError, KeyRingError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
+    with open(out, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["actor_key", "kind", "value", "kept_since"])
+        for actor_key, c in rows:
+            writer.writerow([actor_key, c.kind, c.value, c.kept_since])
+    click.echo(f"exported {len(rows)} contact value(s) to {out}; the export is in the audit log")

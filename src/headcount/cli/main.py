@@ -18,6 +18,7 @@ COMMANDS: dict[str, str] = {
     "restore": "headcount.cli.backup:restore",
     "audit": "headcount.cli.audit:audit",
     "purge": "headcount.cli.audit:purge",
+    "contacts": "headcount.cli.audit:contacts",
 }
 
 

@@ -51,6 +51,14 @@ def keep_contacts(store: Store, ring: KeyRing, actor_key: str, values: dict[str,
         store.put_contacts(records)
 
 
+def export_contacts(store: Store, ring: KeyRing, *, who: str, role: str, reason: str) -> list[tuple[str, Contact]]:
+    """Every kept contact, decrypted, as (actor_key, contact); audited as one export."""
+    if not reason or not reason.strip():
+        raise ValueError("reason: exporting personal data needs a reason")
+    record_read(store, ring, who=who, role=role, action="contacts.export", subject="*", reason=reason)
+    return [(r.actor_key, Contact(r.kind, unseal(ring, r), r.created_at)) for r in store.all_contacts()]
+
+
 def read_contacts(store: Store, ring: KeyRing, actor_key: str, *, who: str, role: str, reason: str) -> list[Contact]:
     """Decrypt an actor's contacts; the read is appended to the audit chain first."""
     if not reason or not reason.strip():

@@ -258,6 +258,11 @@ class PostgresStore:
             ).fetchall()
         return [ContactRecord(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows]
 
+    def all_contacts(self) -> list[ContactRecord]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT * FROM contacts ORDER BY actor_key, kind").fetchall()
+        return [ContactRecord(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows]
+
     def purge_contacts(self, before: float) -> int:
         with self._conn() as conn:
             return conn.execute("DELETE FROM contacts WHERE created_at < %s", (before,)).rowcount

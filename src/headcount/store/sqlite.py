@@ -498,6 +498,10 @@ class SQLiteStore:
         ).fetchall()
         return [ContactRecord(*r) for r in rows]
 
+    def all_contacts(self) -> list[ContactRecord]:
+        rows = self._reader().execute("SELECT * FROM contacts ORDER BY actor_key, kind").fetchall()
+        return [ContactRecord(*r) for r in rows]
+
     def purge_contacts(self, before: float) -> int:
         return self.write(lambda conn: conn.execute("DELETE FROM contacts WHERE created_at < ?", (before,)).rowcount)
 
