@@ -16,6 +16,7 @@ import sqlite3
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -134,7 +135,10 @@ def fingerprint(url: str) -> Fingerprint:
         conn.close()
 
 
-def backup(url: str, out: str | os.PathLike[str]) -> BackupReport:
+ProgressCallback = Callable[[int, int], None]  # (pages done, pages in all)
+
+
+def backup(url: str, out: str | os.PathLike[str], progress: ProgressCallback | None = None) -> BackupReport:
     """Write a consistent backup of the store at `url` to `out`."""
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -152,7 +156,9 @@ def backup(url: str, out: str | os.PathLike[str]) -> BackupReport:
         tmp = out.with_suffix(out.suffix + ".partial")
         dest = sqlite3.connect(tmp)
         try:
-            source.backup(dest)  # online: the service keeps writing meanwhile
+            # online, in steps of 4 MiB: the service keeps writing meanwhile
+            source.backup(dest, pages=4096,
+                          progress=(lambda _s, left, total: progress(total - left, total)) if progress else None)
             fp = fingerprint_sqlite(dest)
         finally:
             dest.close()

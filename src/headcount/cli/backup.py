@@ -21,10 +21,17 @@ def backup(store_url: str | None, out: str, no_verify: bool) -> None:
     from headcount import backup as bk
     from headcount.store import StoreError, default_store_url
 
+    from rich.progress import Progress
+
     url = store_url or default_store_url()
     try:
-        report = bk.backup(url, out)
-        problems = [] if no_verify else bk.verify(report, url)
+        with Progress(transient=True) as bar:
+            task = bar.add_task("backing up", total=None)
+            report = bk.backup(url, out, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            problems: list[str] = []
+            if not no_verify:
+                bar.update(task, description="verifying (restoring into a scratch store)", total=None)
+                problems = bk.verify(report, url)
     except (StoreError, OSError) as exc:
         raise click.ClickException(str(exc)) from exc
     rows = {t: n for t, (n, _) in report.fingerprint.tables.items()}

@@ -88,14 +88,14 @@ class _FileLock:
         os.close(self._fd)
 
 
-def _connect(path: str, synchronous: str) -> sqlite3.Connection:
+def _connect(path: str, synchronous: str, cache_mib: int = 8) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
     conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on a new file
     conn.execute("PRAGMA journal_mode = WAL")
     conn.execute(f"PRAGMA synchronous = {synchronous}")
     conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpoint thread does it
     conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute("PRAGMA cache_size = -32768")
+    conn.execute(f"PRAGMA cache_size = -{cache_mib * 1024}")  # per connection
     return conn
 
 
@@ -268,7 +268,7 @@ class SQLiteStore:
         self._synchronous = synchronous.upper()
         Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = _FileLock(self.path + ".lock")
-        self._write_conn = _connect(self.path, self._synchronous)
+        self._write_conn = _connect(self.path, self._synchronous, cache_mib=32)
         with self._lock:
             self._migrate(self._write_conn)
         self._writer = _GroupCommitWriter(self._write_conn, self._lock)
