@@ -1,9 +1,13 @@
-"""Demo data for `headcount serve --demo`: pools that look like the articles' cases."""
+"""Demo data for `headcount serve --demo`: pools that look like the articles' cases,
+with a few hours of registrations behind them so the dashboard has something to show."""
 
 from __future__ import annotations
 
+import random
+import time
+
 from headcount.ledger.models import LightThresholds, PoolSpec
-from headcount.ledger.service import Ledger
+from headcount.ledger.service import ActorInfo, Ledger
 
 DEMO_POOLS = [
     PoolSpec("rally-tulsa", "Rally, 19,200-seat arena", "event", 19_200, 2, 900),
@@ -11,11 +15,30 @@ DEMO_POOLS = [
     PoolSpec("shop-shirts", "Campaign shop: shirts", "stock", 1_200, 3, 600, LightThresholds(0.25, 0.05)),
 ]
 
+#: (pool, registrations over the last hours, share confirmed)
+DEMO_ACTIVITY = [("rally-tulsa", 1_500, 0.8), ("shop-caps", 420, 0.9), ("shop-shirts", 300, 0.6)]
 
-def seed_demo(ledger: Ledger) -> list[str]:
-    """Create the demo pools that do not exist yet; returns the ids created."""
+
+def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]:
+    """Create the demo pools that do not exist yet and replay past registrations into them."""
     created = []
     for spec in DEMO_POOLS:
         if ledger.create_pool(spec).ok:
             created.append(spec.id)
+    rng = random.Random(seed)
+    now = time.time()
+    clock = ledger.clock
+    try:
+        for pool_id, count, confirm_share in DEMO_ACTIVITY:
+            if pool_id not in created:
+                continue
+            # a quiet start, then a burst (a video went viral), then a tail
+            times = sorted(now - hours * 3600 * rng.betavariate(2.5, 1.4) for _ in range(count))
+            for i, t in enumerate(times):
+                ledger.clock = lambda t=t: t
+                outcome = ledger.hold(pool_id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-{pool_id}-{i}"))
+                if outcome.ok and rng.random() < confirm_share:
+                    ledger.confirm(outcome.body["hold_id"])
+    finally:
+        ledger.clock = clock
     return created

@@ -26,6 +26,7 @@ from headcount.privacy.keyring import KeyRing, load_keyring
 from headcount.privacy.vault import keep_contacts
 from headcount.store import open_store
 from headcount.store.base import Store
+from headcount.web import mount_dashboard
 
 log = logging.getLogger("headcount.api")
 
@@ -130,6 +131,7 @@ def create_app(
     app.include_router(pools.router)
     app.include_router(holds.router)
     app.include_router(privacy.router)
+    mount_dashboard(app)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),

@@ -18,10 +18,10 @@ STORE_OPTION = click.option(
 @click.option("--no-verify", is_flag=True, help="skip restoring the backup into a scratch store to check it")
 def backup(store_url: str | None, out: str, no_verify: bool) -> None:
     """Back up the store while it runs, then prove the backup by restoring it."""
+    from rich.progress import Progress
+
     from headcount import backup as bk
     from headcount.store import StoreError, default_store_url
-
-    from rich.progress import Progress
 
     url = store_url or default_store_url()
     try:

@@ -37,6 +37,7 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
             key = create_key(store, "staff")
             click.echo(f"demo pools: {', '.join(created) or 'already there'}")
             click.echo(f"staff API key (shown once): {key}")
+            click.echo(f"dashboard with exact figures: http://{host}:{port}/#key={key}")
     finally:
         store.close()
     os.environ["HEADCOUNT_STORE"] = url

@@ -75,6 +75,12 @@ class AuditEntry:
     mac: str
 
 
+#: Risk bands for charts until a policy names its own: score below 0.3, below 0.7, above.
+RISK_BAND_SQL = (
+    "CASE WHEN risk_score < 0.3 THEN 'low' WHEN risk_score < 0.7 THEN 'medium' ELSE 'high' END"
+)
+
+
 def astuple_audit(e: AuditEntry) -> tuple[object, ...]:
     return (e.seq, e.ts, e.who, e.role, e.action, e.subject, e.reason, e.key_id, e.prev_mac, e.mac)
 
@@ -140,6 +146,10 @@ class Store(Protocol):
 
     async def aread(self, fn: Callable[[], T]) -> T:
         """Run a blocking read from async code in the way that suits the backend."""
+        ...
+
+    def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
+        """Holds placed per time bucket and risk band: (bucket start, band, quantity)."""
         ...
 
     # API keys ----------------------------------------------------------------

@@ -32,6 +32,7 @@ from headcount.ledger.models import (
 )
 from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
+    RISK_BAND_SQL,
     ActionRecord,
     ApiKeyRecord,
     AuditEntry,
@@ -225,6 +226,15 @@ class PostgresStore:
     def sweep(self, now: float) -> int:
         row = self._fetchone("SELECT hc_sweep(%s, %s)", (now, now - IDEMPOTENCY_RETENTION_S))
         return int(row[0]) if row else 0
+
+    def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT floor(created_at / %s) * %s AS b, {RISK_BAND_SQL} AS band, sum(quantity)"
+                " FROM holds WHERE pool_id = %s AND created_at >= %s GROUP BY b, band ORDER BY b",
+                (bucket_s, bucket_s, pool_id, since),
+            ).fetchall()
+        return [(float(b), band, int(q)) for b, band, q in rows]
 
     # API keys ----------------------------------------------------------------
     def add_api_key(self, record: ApiKeyRecord) -> None:

@@ -47,6 +47,7 @@ from headcount.ledger.models import (
 from headcount.store import sqlite_ops as ops
 from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
+    RISK_BAND_SQL,
     ActionRecord,
     ApiKeyRecord,
     AuditEntry,
@@ -460,6 +461,14 @@ class SQLiteStore:
             return expired
 
         return self.write(op)
+
+    def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
+        rows = self._reader().execute(
+            f"SELECT CAST(created_at / ? AS INTEGER) * ? AS b, {RISK_BAND_SQL} AS band, sum(quantity)"
+            " FROM holds WHERE pool_id = ? AND created_at >= ? GROUP BY b, band ORDER BY b",
+            (bucket_s, bucket_s, pool_id, since),
+        ).fetchall()
+        return [(float(b), band, int(q)) for b, band, q in rows]
 
     # API keys ----------------------------------------------------------------
     def add_api_key(self, record: ApiKeyRecord) -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
 from headcount.access import Role
@@ -10,7 +10,7 @@ from headcount.api.auth import require
 from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.idempotency import idempotency_key
 from headcount.api.problems import ProblemError
-from headcount.api.render import json_response, outcome_response
+from headcount.api.render import iso, json_response, outcome_response
 from headcount.api.schemas import (
     PoolCreatedOut,
     PoolIn,
@@ -52,3 +52,33 @@ async def get_pool(ledger: LedgerDep, principal: PrincipalDep, pool_id: str = PO
     if pool is None:
         raise ProblemError(404, "not-found", f"no pool {pool_id!r}", field="pool_id")
     return json_response(_view(pool, principal.can(Role.STAFF)))
+
+
+@router.get("/{pool_id}/timeline", responses=PROBLEMS)
+async def pool_timeline(
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    pool_id: str = POOL_ID,
+    bucket_s: int = Query(60, ge=10, le=86_400, description="width of a time bucket in seconds"),
+    hours: float = Query(24, gt=0, le=24 * 90, description="how far back"),
+) -> Response:
+    """Holds placed over time, split by risk band (staff): what the dashboard charts."""
+    require(principal, Role.STAFF)
+    pool = await ledger.store.aread(lambda: ledger.pool(pool_id))
+    if pool is None:
+        raise ProblemError(404, "not-found", f"no pool {pool_id!r}", field="pool_id")
+    since = ledger.clock() - hours * 3600
+    rows = await ledger.store.aread(lambda: ledger.store.hold_timeline(pool_id, bucket_s, since))
+    by_bucket: dict[float, dict[str, int]] = {}
+    for start, band, qty in rows:
+        by_bucket.setdefault(start, {})[band] = qty
+    points = []
+    if by_bucket:  # dense: every bucket from the first with holds to now, empty ones included
+        start = min(by_bucket)
+        last = (ledger.clock() // bucket_s) * bucket_s
+        while start <= last:
+            counts = by_bucket.get(start, {})
+            points.append({"t": iso(start), **{b: counts.get(b, 0) for b in ("low", "medium", "high")}})
+            start += bucket_s
+    return json_response({"pool_id": pool_id, "bucket_s": bucket_s, "bands": ["low", "medium", "high"],
+                          "points": points})
