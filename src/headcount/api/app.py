@@ -17,9 +17,10 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headcount import __version__
+from headcount.actions import ActionService
 from headcount.api.auth import KeyVerifier
 from headcount.api.problems import install_handlers
-from headcount.api.routes import holds, pools, privacy
+from headcount.api.routes import actions, holds, pools, privacy
 from headcount.config import Settings
 from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
 from headcount.privacy.keyring import KeyRing, load_keyring
@@ -124,12 +125,14 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.store = store
+    app.state.actions = ActionService(store, ledger.guard, ring)
     app.state.keyring = ring
     app.state.settings = settings
     app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
     install_handlers(app)
     app.include_router(pools.router)
     app.include_router(holds.router)
+    app.include_router(actions.router)
     app.include_router(privacy.router)
     mount_dashboard(app)
     app.add_middleware(SecurityHeaders)

@@ -47,6 +47,46 @@ class ActionRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ActionRequest:
+    """An action to log: allowed only if every budget (limit, window_s) has room."""
+
+    actor_key: str
+    verb: str
+    target: str
+    ts: float
+    budgets: tuple[tuple[int, int], ...]
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+    attrs: dict[str, Any] | None = None
+    denied: bool = False  # the guard refused: log it, count nothing
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    allowed: bool
+    remaining: int | None  # room left in the tightest budget after this action
+    exceeded: tuple[int, int] | None  # the (limit, window_s) that refused it
+
+
+def budget_sql(param: str) -> str:
+    """The count behind a budget; its WHERE matches the partial index `actions_budget`."""
+    return (
+        f"SELECT count(*) FROM actions WHERE actor_key = {param} AND verb = {param} AND ts > {param}"
+        " AND ts <= {p} AND verb NOT IN ('hold', 'confirm', 'release') AND decision = 'allowed'"
+    ).replace("{p}", param)
+
+
+def decide_budgets(counts: list[int], budgets: tuple[tuple[int, int], ...]) -> ActionResult:
+    remaining: int | None = None
+    for (limit, window), used in zip(budgets, counts, strict=True):
+        if used >= limit:
+            return ActionResult(False, 0, (limit, window))
+        room = limit - used - 1
+        remaining = room if remaining is None else min(remaining, room)
+    return ActionResult(True, remaining, None)
+
+
+@dataclass(frozen=True, slots=True)
 class ContactRecord:
     """One raw contact value, encrypted (AES-GCM) under the key ring's `key_id`."""
 
@@ -159,6 +199,12 @@ class Store(Protocol):
 
     # action log ----------------------------------------------------------------
     def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]: ...
+
+    def record_action(self, action: ActionRequest) -> ActionResult:
+        """Check the person's budgets for the verb and append the action, atomically."""
+        ...
+
+    async def arecord_action(self, action: ActionRequest) -> ActionResult: ...
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:

@@ -34,12 +34,16 @@ from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
     RISK_BAND_SQL,
     ActionRecord,
+    ActionRequest,
+    ActionResult,
     ApiKeyRecord,
     AuditEntry,
     ContactRecord,
     StoreError,
     StoreUnavailable,
     astuple_audit,
+    budget_sql,
+    decide_budgets,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
@@ -251,6 +255,29 @@ class PostgresStore:
             (key_id,),
         )
         return ApiKeyRecord(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+    def record_action(self, action: ActionRequest) -> ActionResult:
+        with self._conn() as conn, conn.transaction():
+            if action.denied:
+                result = ActionResult(False, None, None)
+            else:  # one person's actions of one verb are counted and appended one at a time
+                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))",
+                             (f"{action.actor_key}\x1f{action.verb}",))
+                counts = [int(conn.execute(budget_sql("%s"), (action.actor_key, action.verb,
+                                                               action.ts - window, action.ts)).fetchone()[0])
+                          for _, window in action.budgets]
+                result = decide_budgets(counts, action.budgets)
+            decision = "allowed" if result.allowed else ("denied" if action.denied else "limited")
+            conn.execute(
+                "INSERT INTO actions (ts, verb, actor_key, target, pool_id, quantity, decision, score,"
+                " reasons, attrs) VALUES (%s, %s, %s, %s, NULL, 1, %s, %s, %s, %s)",
+                (action.ts, action.verb, action.actor_key, action.target, decision, action.score,
+                 Jsonb(list(action.reasons)), Jsonb(action.attrs or {})),
+            )
+            return result
+
+    async def arecord_action(self, action: ActionRequest) -> ActionResult:
+        return await asyncio.to_thread(self.record_action, action)
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:

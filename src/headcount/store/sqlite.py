@@ -49,14 +49,19 @@ from headcount.store.base import (
     IDEMPOTENCY_RETENTION_S,
     RISK_BAND_SQL,
     ActionRecord,
+    ActionRequest,
+    ActionResult,
     ApiKeyRecord,
     AuditEntry,
     ContactRecord,
     StoreError,
     astuple_audit,
+    budget_sql,
+    decide_budgets,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
+from headcount.store.sqlite_ops import _dumps
 
 T = TypeVar("T")
 
@@ -489,6 +494,29 @@ class SQLiteStore:
         if row is None:
             return None
         return ApiKeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
+
+    def record_action(self, action: ActionRequest) -> ActionResult:
+        def op(conn: sqlite3.Connection) -> ActionResult:
+            if action.denied:
+                result = ActionResult(False, None, None)
+            else:
+                counts = [conn.execute(budget_sql("?"), (action.actor_key, action.verb, action.ts - window,
+                                                         action.ts)).fetchone()[0]
+                          for _, window in action.budgets]
+                result = decide_budgets(counts, action.budgets)
+            decision = "allowed" if result.allowed else ("denied" if action.denied else "limited")
+            conn.execute(
+                "INSERT INTO actions (ts, verb, actor_key, target, pool_id, quantity, decision, score,"
+                " reasons, attrs) VALUES (?, ?, ?, ?, NULL, 1, ?, ?, ?, ?)",
+                (action.ts, action.verb, action.actor_key, action.target, decision, action.score,
+                 _dumps(list(action.reasons)), _dumps(action.attrs or {})),
+            )
+            return result
+
+        return self.write(op)
+
+    async def arecord_action(self, action: ActionRequest) -> ActionResult:
+        return await asyncio.to_thread(self.record_action, action)
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:
