@@ -8,6 +8,7 @@ detectors read.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -51,7 +52,7 @@ class ActionService:
 
     def _request(self, verb: str, actor: ActorInfo, target: str, ts: float | None) -> tuple[ActionRequest, Decision, tuple[Budget, ...]]:
         now = self.clock() if ts is None else ts
-        decision = self.guard.assess(actor, f"action:{verb}", now)
+        decision = self.guard.assess(actor, f"action:{verb}", now)  # sync: called from a thread
         budgets = budgets_for(verb, self.budgets)
         attrs = {}
         for kind, value in (("ip", actor.ip), ("device", actor.device)):
@@ -75,5 +76,5 @@ class ActionService:
         return self._outcome(self.store.record_action(request), decision, budgets)
 
     async def arecord(self, verb: str, actor: ActorInfo, target: str, ts: float | None = None) -> ActionOutcome:
-        request, decision, budgets = self._request(verb, actor, target, ts)
+        request, decision, budgets = await asyncio.to_thread(self._request, verb, actor, target, ts)
         return self._outcome(await self.store.arecord_action(request), decision, budgets)

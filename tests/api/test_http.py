@@ -168,3 +168,30 @@ def test_openapi_and_security_headers(service: Service) -> None:
                  "/v1/holds/{hold_id}/confirm", "/v1/holds/{hold_id}"):
         assert path in paths
     assert r.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_fifty_addresses_behind_one_phone_get_two_tickets(service: Service, uid: str) -> None:
+    new_pool(service, uid, capacity=19_200, limit=2)
+    c = service.auth("client")
+    statuses = [
+        service.client.post(f"/v1/pools/{uid}/holds", headers=c,
+                            json={"actor": {"email": f"fan{i}-{uid}@example.org", "phone": "+4915112345678"}}).status_code
+        for i in range(50)
+    ]
+    assert statuses.count(201) == 2 and statuses.count(429) == 48
+    # a different person is not affected
+    other = {"actor": {"email": f"someone-{uid}@example.org", "phone": "+4915199999999"}}
+    assert service.client.post(f"/v1/pools/{uid}/holds", headers=c, json=other).status_code == 201
+
+
+def test_a_shared_device_links_too_but_a_shared_network_does_not(service: Service, uid: str) -> None:
+    new_pool(service, uid, capacity=100, limit=1)
+    c = service.auth("client")
+    same_device = [service.client.post(f"/v1/pools/{uid}/holds", headers=c,
+                                       json={"actor": {"id": f"acct{i}-{uid}", "device": f"dev-{uid}"}}).status_code
+                   for i in range(5)]
+    assert same_device == [201, 429, 429, 429, 429]
+    same_network = [service.client.post(f"/v1/pools/{uid}/holds", headers=c,
+                                        json={"actor": {"id": f"home{i}-{uid}", "ip": "203.0.113.7"}}).status_code
+                    for i in range(5)]
+    assert same_network == [201] * 5  # a family or an office behind one address: not one person

@@ -100,7 +100,7 @@ def create_app(
                 "email": actor.email, "phone": actor.phone, "ip": actor.ip,
                 "device": actor.device, "id": actor.id,
             })
-    ledger = Ledger(store, guard or IdentityGuard(ring), keep_contacts=keeper)
+    ledger = Ledger(store, guard or IdentityGuard(ring, store), keep_contacts=keeper)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -61,29 +61,47 @@ class Guard(Protocol):
 
 
 class IdentityGuard:
-    """The guard without signals: one actor key per stated identity, no risk.
+    """The guard without signals: who the person is, no risk.
 
-    The first of id, e-mail, phone, device and IP names the actor. With a key
-    ring (as the service always has) the key is a keyed hash of the value, so
-    no raw identity reaches the store. The signals guard (`headcount.guard`)
-    replaces this with person linking and risk.
+    With a key ring (as the service always has) identities are keyed hashes, so
+    no raw identity reaches the store. With a store it links identities: an
+    e-mail, phone, device or client id seen together with a known one joins that
+    person, so the per-person limit holds for fifty addresses behind one phone.
+    IP addresses are not identities (real people share networks); an actor with
+    only an IP is keyed by it. The signals guard adds risk and canonical mailboxes.
     """
 
-    def __init__(self, ring: KeyRing | None = None) -> None:
+    LINKED_KINDS = ("id", "email", "tel", "dev")
+
+    def __init__(self, ring: KeyRing | None = None, store: Store | None = None) -> None:
         self.ring = ring
+        self.store = store
+
+    def _key(self, kind: str, value: str) -> str:
+        return self.ring.pseudonym(kind, value) if self.ring else f"{kind}:{value}"
+
+    def identities(self, actor: ActorInfo) -> list[str]:
+        values = (actor.id, actor.email.lower() if actor.email else None, actor.phone, actor.device)
+        return [self._key(kind, v) for kind, v in zip(self.LINKED_KINDS, values, strict=True) if v]
 
     def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
-        for kind, value in (
-            ("id", actor.id),
-            ("email", actor.email.lower() if actor.email else None),
-            ("tel", actor.phone),
-            ("dev", actor.device),
-            ("ip", actor.ip),
-        ):
-            if value:
-                key = self.ring.pseudonym(kind, value) if self.ring else f"{kind}:{value}"
-                return Decision(actor_key=key)
-        return Decision(actor_key="anonymous")
+        keys = self.identities(actor)
+        if not keys:
+            return Decision(actor_key=self._key("ip", actor.ip) if actor.ip else "anonymous")
+        if self.store is None:
+            return Decision(actor_key=keys[0])
+        person = self.store.resolve_person(keys) or self.store.link_identities(keys, now)
+        return Decision(actor_key=person)
+
+    async def aassess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+        keys = self.identities(actor)
+        if not keys:
+            return Decision(actor_key=self._key("ip", actor.ip) if actor.ip else "anonymous")
+        if self.store is None:
+            return Decision(actor_key=keys[0])
+        store = self.store
+        person = await store.aread(lambda: store.resolve_person(keys))
+        return Decision(actor_key=person or await store.alink_identities(keys, now))
 
 
 class Ledger:
@@ -112,7 +130,15 @@ class Ledger:
         return self.store.list_pools(self.clock())
 
     def _decide(self, pool_id: str, quantity: int, actor: ActorInfo, now: float) -> HoldRequest | Outcome:
-        decision = self.guard.assess(actor, pool_id, now)
+        return self._request(pool_id, quantity, self.guard.assess(actor, pool_id, now))
+
+    async def _adecide(self, pool_id: str, quantity: int, actor: ActorInfo, now: float) -> HoldRequest | Outcome:
+        aassess = getattr(self.guard, "aassess", None)
+        decision = await aassess(actor, pool_id, now) if aassess else self.guard.assess(actor, pool_id, now)
+        return self._request(pool_id, quantity, decision)
+
+    @staticmethod
+    def _request(pool_id: str, quantity: int, decision: Decision) -> HoldRequest | Outcome:
         if not decision.allow:
             return Outcome(
                 Result.DENIED,
@@ -150,7 +176,7 @@ class Ledger:
     ) -> Outcome:
         """`hold` for the async HTTP service."""
         now = self.clock()
-        request = self._decide(pool_id, quantity, actor, now)
+        request = await self._adecide(pool_id, quantity, actor, now)
         if isinstance(request, Outcome):
             return request
         outcome = await self.store.aplace_hold(request, now, idem)

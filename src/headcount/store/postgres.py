@@ -44,6 +44,7 @@ from headcount.store.base import (
     astuple_audit,
     budget_sql,
     decide_budgets,
+    merge_persons,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
@@ -61,6 +62,7 @@ _POOL_SELECT = (
 #: Arbitrary constant for the advisory lock that serialises migrations.
 _MIGRATION_LOCK = 7_302_214_055
 _AUDIT_LOCK = 7_302_214_056
+_LINK_LOCK = 7_302_214_057
 
 
 class PostgresStore:
@@ -278,6 +280,31 @@ class PostgresStore:
 
     async def arecord_action(self, action: ActionRequest) -> ActionResult:
         return await asyncio.to_thread(self.record_action, action)
+
+    # person linking ---------------------------------------------------------------
+    def resolve_person(self, identities: list[str]) -> str | None:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT identity, person FROM identities WHERE identity = ANY(%s)",
+                                (identities,)).fetchall()
+        persons = {p for _, p in rows}
+        return persons.pop() if len(rows) == len(set(identities)) and len(persons) == 1 else None
+
+    def link_identities(self, identities: list[str], now: float) -> str:
+        with self._conn() as conn, conn.transaction():
+            # linking is rare next to holds: one lock keeps concurrent merges consistent
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LINK_LOCK,))
+            known = dict(conn.execute("SELECT identity, person FROM identities WHERE identity = ANY(%s)",
+                                      (identities,)).fetchall())
+            person, others, new = merge_persons(known, identities)
+            if others:
+                conn.execute("UPDATE identities SET person = %s WHERE person = ANY(%s)", (person, list(others)))
+            if new:
+                conn.cursor().executemany("INSERT INTO identities VALUES (%s, %s, %s)",
+                                          [(i, person, now) for i in new])
+            return person
+
+    async def alink_identities(self, identities: list[str], now: float) -> str:
+        return await asyncio.to_thread(self.link_identities, identities, now)
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:

@@ -58,6 +58,7 @@ from headcount.store.base import (
     astuple_audit,
     budget_sql,
     decide_budgets,
+    merge_persons,
     parse_hold_id,
 )
 from headcount.store.migrate import load_migrations
@@ -517,6 +518,34 @@ class SQLiteStore:
 
     async def arecord_action(self, action: ActionRequest) -> ActionResult:
         return await asyncio.to_thread(self.record_action, action)
+
+    # person linking ---------------------------------------------------------------
+    def resolve_person(self, identities: list[str]) -> str | None:
+        marks = ",".join("?" * len(identities))
+        rows = self._reader().execute(
+            f"SELECT identity, person FROM identities WHERE identity IN ({marks})", identities
+        ).fetchall()
+        persons = {p for _, p in rows}
+        return persons.pop() if len(rows) == len(set(identities)) and len(persons) == 1 else None
+
+    def _link_op(self, identities: list[str], now: float) -> Callable[[sqlite3.Connection], str]:
+        def op(conn: sqlite3.Connection) -> str:
+            marks = ",".join("?" * len(identities))
+            known = dict(conn.execute(
+                f"SELECT identity, person FROM identities WHERE identity IN ({marks})", identities))
+            person, others, new = merge_persons(known, identities)
+            for other in others:
+                conn.execute("UPDATE identities SET person = ? WHERE person = ?", (person, other))
+            conn.executemany("INSERT INTO identities VALUES (?, ?, ?)", [(i, person, now) for i in new])
+            return person
+
+        return op
+
+    def link_identities(self, identities: list[str], now: float) -> str:
+        return self.write(self._link_op(identities, now))
+
+    async def alink_identities(self, identities: list[str], now: float) -> str:
+        return await self._writer.submit_async(self._link_op(identities, now))
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:
