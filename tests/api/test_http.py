@@ -195,3 +195,31 @@ def test_a_shared_device_links_too_but_a_shared_network_does_not(service: Servic
                                         json={"actor": {"id": f"home{i}-{uid}", "ip": "203.0.113.7"}}).status_code
                     for i in range(5)]
     assert same_network == [201] * 5  # a family or an office behind one address: not one person
+
+
+def test_risk_decides_the_hold(service: Service, uid: str) -> None:
+    new_pool(service, uid, capacity=100, limit=2)
+    c = service.auth("client")
+    url = f"/v1/pools/{uid}/holds"
+    denied = service.client.post(url, headers=c, json={"actor": {"email": "fan@mailinator.com"}})
+    assert denied.status_code == 403
+    assert "email_disposable" in denied.json()["reasons"] and denied.json()["risk"]["score"] > 0.65
+    short = service.client.post(url, headers=c, json={"quantity": 1, "actor": {"email": f"user8374{uid[:4]}9201@outlook.com"}})
+    assert short.status_code == 201
+    body = short.json()
+    assert body["risk"]["reasons"] == ["email_machine_made"]
+    normal = service.client.post(url, headers=c, json={"actor": {"email": f"jane.{uid}@example.org"}}).json()
+    assert body["expires_at"] < normal["expires_at"]  # a quarter of the hold time
+    again = service.client.post(url, headers=c, json={"actor": {"email": f"user8374{uid[:4]}9201@outlook.com"}})
+    assert again.status_code == 429  # and one at a time
+    assert staff_view(service, uid)["held"] == 2
+
+
+def test_fifty_aliases_of_one_mailbox_get_two_tickets(service: Service, uid: str) -> None:
+    new_pool(service, uid, capacity=19_200, limit=2)
+    c = service.auth("client")
+    mailbox = "".join(ch for ch in uid if ch.isalpha()) or "fan"
+    statuses = [service.client.post(f"/v1/pools/{uid}/holds", headers=c,
+                                    json={"actor": {"email": f"{mailbox}+{i}@gmail.com"}}).status_code
+                for i in range(50)]
+    assert statuses.count(201) == 2

@@ -22,7 +22,9 @@ from headcount.api.auth import KeyVerifier
 from headcount.api.problems import install_handlers
 from headcount.api.routes import actions, holds, pools, privacy
 from headcount.config import Settings
-from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
+from headcount.guard import SignalsGuard
+from headcount.ledger.service import ActorInfo, Guard, Ledger
+from headcount.policy import Policy
 from headcount.privacy.keyring import KeyRing, load_keyring
 from headcount.privacy.vault import keep_contacts
 from headcount.store import open_store
@@ -100,7 +102,7 @@ def create_app(
                 "email": actor.email, "phone": actor.phone, "ip": actor.ip,
                 "device": actor.device, "id": actor.id,
             })
-    ledger = Ledger(store, guard or IdentityGuard(ring, store), keep_contacts=keeper)
+    ledger = Ledger(store, guard or SignalsGuard(ring, store, Policy.load()), keep_contacts=keeper)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -1,0 +1,72 @@
+"""The guard the service runs: signals -> reasons -> score -> band, and who the person is.
+
+Linking uses the canonical mailbox and the E.164 number, not the raw strings,
+so aliases of one mailbox and spellings of one number are one person.
+"""
+
+from __future__ import annotations
+
+from headcount.ledger.service import ActorInfo, Decision, IdentityGuard
+from headcount.policy import Policy
+from headcount.privacy.keyring import KeyRing
+from headcount.signals import analyze_email, analyze_network, analyze_phone
+from headcount.store.base import Store
+
+
+class SignalsGuard(IdentityGuard):
+    def __init__(
+        self,
+        ring: KeyRing | None = None,
+        store: Store | None = None,
+        policy: Policy | None = None,
+        default_region: str = "DE",
+    ) -> None:
+        super().__init__(ring, store)
+        self.policy = policy or Policy.load()
+        self.default_region = default_region
+
+    def _signals(self, actor: ActorInfo) -> tuple[list[str], list[str]]:
+        """(identity keys, reasons) for an actor."""
+        keys: list[str] = []
+        reasons: list[str] = []
+        if actor.id:
+            keys.append(self._key("id", actor.id))
+        if actor.email:
+            e = analyze_email(actor.email)
+            reasons.extend(e.reasons)
+            keys.append(self._key("email", e.canonical or actor.email.strip().lower()))
+        if actor.phone:
+            p = analyze_phone(actor.phone, self.default_region)
+            reasons.extend(p.reasons)
+            keys.append(self._key("tel", p.e164 or actor.phone.strip()))
+        if actor.device:
+            keys.append(self._key("dev", actor.device))
+        n = analyze_network(actor.ip, actor.user_agent)
+        reasons.extend(n.reasons)
+        if not (actor.id or actor.email or actor.phone):
+            reasons.append("no_contact")
+        return keys, reasons
+
+    def identities(self, actor: ActorInfo) -> list[str]:
+        return self._signals(actor)[0]
+
+    def _decision(self, actor_key: str, reasons: list[str]) -> Decision:
+        score = self.policy.score(reasons)
+        band = self.policy.band(score)
+        return Decision(
+            actor_key=actor_key, score=score, reasons=tuple(dict.fromkeys(reasons)), allow=not band.deny,
+            ttl_factor=band.ttl_factor, actor_cap=band.actor_cap, extra={"band": band.name},
+        )
+
+    def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+        keys, reasons = self._signals(actor)
+        person = super().assess(actor, pool_id, now).actor_key if keys else self._ip_key(actor)
+        return self._decision(person, reasons)
+
+    async def aassess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+        keys, reasons = self._signals(actor)
+        person = (await super().aassess(actor, pool_id, now)).actor_key if keys else self._ip_key(actor)
+        return self._decision(person, reasons)
+
+    def _ip_key(self, actor: ActorInfo) -> str:
+        return self._key("ip", actor.ip) if actor.ip else "anonymous"
