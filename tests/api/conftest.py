@@ -29,3 +29,13 @@ def service(store_url: str) -> Iterator[Service]:
     app = create_app(store, sweep_interval=None, close_store=True)
     with TestClient(app, raise_server_exceptions=False) as client:
         yield Service(client, keys)
+
+
+FIRST = ["anna", "ben", "clara", "david", "emma", "felix", "greta", "hugo", "ida", "jonas", "lena", "max"]
+LAST = ["becker", "fischer", "hoffmann", "koch", "meyer", "schmidt", "schulz", "wagner", "weber", "wolf"]
+
+
+def person_email(uid: str, i: int = 0, domain: str = "example.org") -> str:
+    """A unique address that looks typed by a person (random hex would look machine-made)."""
+    h = int(uid, 16)
+    return f"{FIRST[h % len(FIRST)]}.{LAST[(h // 12) % len(LAST)]}{h % 97}x{i}@{domain}"

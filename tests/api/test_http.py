@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from tests.api.conftest import Service
+from tests.api.conftest import Service, person_email
 
 
 def new_pool(service: Service, pool_id: str, capacity: int = 10, limit: int = 2, **extra: Any) -> None:
@@ -175,12 +175,12 @@ def test_fifty_addresses_behind_one_phone_get_two_tickets(service: Service, uid:
     c = service.auth("client")
     statuses = [
         service.client.post(f"/v1/pools/{uid}/holds", headers=c,
-                            json={"actor": {"email": f"fan{i}-{uid}@example.org", "phone": "+4915112345678"}}).status_code
+                            json={"actor": {"email": person_email(uid, i), "phone": "+4915112345678"}}).status_code
         for i in range(50)
     ]
     assert statuses.count(201) == 2 and statuses.count(429) == 48
     # a different person is not affected
-    other = {"actor": {"email": f"someone-{uid}@example.org", "phone": "+4915199999999"}}
+    other = {"actor": {"email": person_email(uid, 99), "phone": "+4915199999999"}}
     assert service.client.post(f"/v1/pools/{uid}/holds", headers=c, json=other).status_code == 201
 
 
@@ -208,7 +208,7 @@ def test_risk_decides_the_hold(service: Service, uid: str) -> None:
     assert short.status_code == 201
     body = short.json()
     assert body["risk"]["reasons"] == ["email_machine_made"]
-    normal = service.client.post(url, headers=c, json={"actor": {"email": f"jane.{uid}@example.org"}}).json()
+    normal = service.client.post(url, headers=c, json={"actor": {"email": person_email(uid)}}).json()
     assert body["expires_at"] < normal["expires_at"]  # a quarter of the hold time
     again = service.client.post(url, headers=c, json={"actor": {"email": f"user8374{uid[:4]}9201@outlook.com"}})
     assert again.status_code == 429  # and one at a time

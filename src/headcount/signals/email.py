@@ -89,27 +89,32 @@ _VOWELS = set("aeiouy")
 
 
 def machine_score(local: str) -> float:
-    """How generated a local part looks: digit runs, randomness, no pronounceable parts.
+    """How generated a local part looks: long digit runs, letters and digits
+    alternating, unpronounceable runs, randomness without separators.
 
-    A heuristic, not a verdict: `jane.doe84` scores low, `xk3q9zt7w2` and
-    `user83749201` high. Calibrated on the rally simulation's generated names.
+    A heuristic, not a verdict: `jane.doe84`, `max.schmidt` and `sophie1990` score
+    low; `user83749201`, `xk3q9zt7w2` and `qwrtzpl8d6` high. People separate names
+    with dots or underscores; generators rarely do.
     """
     s = local.lower().split("+", 1)[0]
-    letters = [c for c in s if c.isalpha()]
     if len(s) < 6:
         return 0.0
+    letters = [c for c in s if c.isalpha()]
     digits = sum(c.isdigit() for c in s)
     longest_digits = max((len(m) for m in re.findall(r"\d+", s)), default=0)
-    counts = Counter(s)
-    entropy = -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
+    switches = sum(1 for a, b in zip(s, s[1:]) if a.isdigit() != b.isdigit() and a.isalnum() and b.isalnum())
     consonant_run = max((len(m) for m in re.findall(r"[bcdfghjklmnpqrstvwxz]+", s)), default=0)
     vowel_share = sum(c in _VOWELS for c in letters) / len(letters) if letters else 0.0
+    separated = any(c in "._-" for c in s)
+    counts = Counter(s)
+    entropy = -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
     score = 0.0
-    score += min(0.45, max(0, longest_digits - 3) * 0.09)  # 4+ digits in a row
-    score += 0.25 if digits / len(s) > 0.3 and letters else 0.0  # letters and digits mixed heavily
-    score += min(0.3, max(0, consonant_run - 3) * 0.1)  # unpronounceable
-    score += 0.2 if vowel_share < 0.2 and len(letters) >= 5 else 0.0
-    score += 0.15 if entropy > 3.3 and len(s) >= 10 else 0.0
+    score += min(0.4, max(0, longest_digits - 4) * 0.1)  # 5+ digits in a row
+    score += 0.25 if digits / len(s) > 0.3 and letters else 0.0  # digits everywhere
+    score += 0.3 if switches >= 4 else 0.0  # x3q9z7: letters and digits alternating
+    score += min(0.3, max(0, consonant_run - 4) * 0.1)  # unpronounceable
+    score += 0.1 if vowel_share < 0.2 and len(letters) >= 8 else 0.0
+    score += 0.15 if entropy > 3.3 and len(s) >= 10 and not separated else 0.0
     return min(1.0, score)
 
 
