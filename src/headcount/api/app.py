@@ -23,7 +23,7 @@ from headcount.api.problems import install_handlers
 from headcount.api.routes import actions, holds, pools, privacy
 from headcount.config import Settings
 from headcount.guard import SignalsGuard
-from headcount.ledger.service import ActorInfo, Guard, Ledger
+from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
 from headcount.policy import Policy
 from headcount.privacy.keyring import KeyRing, load_keyring
 from headcount.privacy.vault import keep_contacts
@@ -102,7 +102,10 @@ def create_app(
                 "email": actor.email, "phone": actor.phone, "ip": actor.ip,
                 "device": actor.device, "id": actor.id,
             })
-    ledger = Ledger(store, guard or SignalsGuard(ring, store, Policy.load()), keep_contacts=keeper)
+    if guard is None:  # HEADCOUNT_GUARD=identity: persons without risk (for comparisons)
+        guard = (IdentityGuard(ring, store) if os.environ.get("HEADCOUNT_GUARD") == "identity"
+                 else SignalsGuard(ring, store, Policy.load()))
+    ledger = Ledger(store, guard, keep_contacts=keeper)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -60,13 +60,8 @@ class SignalsGuard(IdentityGuard):
 
     def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
         keys, reasons = self._signals(actor)
-        person = super().assess(actor, pool_id, now).actor_key if keys else self._ip_key(actor)
-        return self._decision(person, reasons)
+        return self._decision(self.person(keys, actor, now), reasons)
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
         keys, reasons = self._signals(actor)
-        person = (await super().aassess(actor, pool_id, now)).actor_key if keys else self._ip_key(actor)
-        return self._decision(person, reasons)
-
-    def _ip_key(self, actor: ActorInfo) -> str:
-        return self._key("ip", actor.ip) if actor.ip else "anonymous"
+        return self._decision(await self.aperson(keys, actor, now), reasons)

@@ -84,24 +84,26 @@ class IdentityGuard:
         values = (actor.id, actor.email.lower() if actor.email else None, actor.phone, actor.device)
         return [self._key(kind, v) for kind, v in zip(self.LINKED_KINDS, values, strict=True) if v]
 
-    def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
-        keys = self.identities(actor)
+    def person(self, keys: list[str], actor: ActorInfo, now: float) -> str:
+        """The person these identity keys belong to (linking them in the store)."""
         if not keys:
-            return Decision(actor_key=self._key("ip", actor.ip) if actor.ip else "anonymous")
+            return self._key("ip", actor.ip) if actor.ip else "anonymous"
         if self.store is None:
-            return Decision(actor_key=keys[0])
-        person = self.store.resolve_person(keys) or self.store.link_identities(keys, now)
-        return Decision(actor_key=person)
+            return keys[0]
+        return self.store.resolve_person(keys) or self.store.link_identities(keys, now)
+
+    async def aperson(self, keys: list[str], actor: ActorInfo, now: float) -> str:
+        if not keys or self.store is None:
+            return self.person(keys, actor, now)
+        store = self.store
+        found = await store.aread(lambda: store.resolve_person(keys))
+        return found or await store.alink_identities(keys, now)
+
+    def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+        return Decision(actor_key=self.person(self.identities(actor), actor, now))
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
-        keys = self.identities(actor)
-        if not keys:
-            return Decision(actor_key=self._key("ip", actor.ip) if actor.ip else "anonymous")
-        if self.store is None:
-            return Decision(actor_key=keys[0])
-        store = self.store
-        person = await store.aread(lambda: store.resolve_person(keys))
-        return Decision(actor_key=person or await store.alink_identities(keys, now))
+        return Decision(actor_key=await self.aperson(self.identities(actor), actor, now))
 
 
 class Ledger:

@@ -47,6 +47,7 @@ class EmailSignals:
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
 
+@lru_cache(maxsize=65_536)
 def is_disposable(domain: str) -> bool:
     """The domain or a parent of it (up to the registrable domain) is a throwaway provider."""
     domain = domain.lower().rstrip(".")
