@@ -19,6 +19,7 @@ COMMANDS: dict[str, str] = {
     "audit": "headcount.cli.audit:audit",
     "purge": "headcount.cli.audit:purge",
     "contacts": "headcount.cli.audit:contacts",
+    "simulate": "headcount.cli.simulate:simulate",
 }
 
 
