@@ -1,0 +1,99 @@
+"""The rally flood replayed through the HTTP API against a 19,200-seat pool.
+
+    python bench/rally_replay.py                  # 6,200 real, 5,000 fakes per tactic (40,000)
+    python bench/rally_replay.py --fakes-per-tactic 1000
+
+Every registrant asks for one ticket, in arrival order, through `headcount serve`
+(SQLite, 2 processes) with the default policy; 32 requests in flight. Prints the
+share of real people who got a ticket and the share of capacity the fakes hold,
+by tactic (issue targets: at least 99% and at most 5%), and the same run against
+a server without risk signals (identities only) as the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+import aiohttp
+import httpx
+
+from headcount.access import create_key
+from headcount.simulate.rally import TACTICS, Registrant, rally_population
+from headcount.store import open_store
+from headcount.testing.servers import running_server
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPACITY = 19_200
+
+
+async def replay(url: str, key: str, population: list[Registrant]) -> Counter[tuple[str, int]]:
+    outcomes: Counter[tuple[str, int]] = Counter()
+    queue: asyncio.Queue[Registrant] = asyncio.Queue()
+    for r in population:
+        queue.put_nowait(r)
+
+    async def worker(session: aiohttp.ClientSession) -> None:
+        while not queue.empty():
+            r = queue.get_nowait()
+            actor = {k: v for k, v in (("email", r.email), ("phone", r.phone), ("ip", r.ip),
+                                       ("user_agent", r.user_agent)) if v}
+            async with session.post(f"{url}/v1/pools/tulsa/holds", json={"quantity": 1, "actor": actor}) as resp:
+                await resp.read()
+                outcomes[(r.tactic, resp.status)] += 1
+                if resp.status == 201:  # registrations for a free rally are confirmed at once
+                    pass
+
+    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {key}"}) as session:
+        await asyncio.gather(*(worker(session) for _ in range(32)))
+    return outcomes
+
+
+def run(population: list[Registrant], guard: str) -> dict[str, object]:
+    url = f"sqlite:///{tempfile.mkdtemp()}/rally.db"
+    store = open_store(url)
+    client, staff = create_key(store, "client"), create_key(store, "staff")
+    store.close()
+    with running_server(url, workers=2, extra_env={"HEADCOUNT_GUARD": guard}) as server:
+        httpx.post(f"{server.url}/v1/pools", headers={"Authorization": f"Bearer {staff}"},
+                   json={"id": "tulsa", "name": "Tulsa", "kind": "event", "capacity": CAPACITY,
+                         "per_actor_limit": 2, "hold_ttl_s": 7 * 86400}).raise_for_status()
+        began = time.perf_counter()
+        outcomes = asyncio.run(replay(server.url, client, population))
+        seconds = time.perf_counter() - began
+    real = sum(n for (t, _), n in outcomes.items() if t == "real")
+    real_ok = outcomes[("real", 201)]
+    fake_tickets = {t: outcomes[(t, 201)] for t in TACTICS}
+    return {"guard": guard, "requests": sum(outcomes.values()), "seconds": seconds,
+            "real_with_ticket": real_ok / real if real else 0.0,
+            "fake_share_of_capacity": sum(fake_tickets.values()) / CAPACITY,
+            "fake_tickets_by_tactic": fake_tickets,
+            "answers": {f"{t}:{s}": n for (t, s), n in sorted(outcomes.items())}}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--real", type=int, default=6_200)
+    ap.add_argument("--fakes-per-tactic", type=int, default=5_000)
+    args = ap.parse_args()
+    population = rally_population(args.real, args.fakes_per_tactic)
+    results = [run(population, "signals"), run(population, "identity")]
+    print(f"\n### rally replay: {args.real:,} real, {args.fakes_per_tactic * len(TACTICS):,} fakes, "
+          f"capacity {CAPACITY:,}\n")
+    print("| server | real people with a ticket | capacity held by fakes | requests/s |\n|---|---|---|---|")
+    for r in results:
+        print(f"| {r['guard']} | {r['real_with_ticket']:.1%} | {r['fake_share_of_capacity']:.1%} | "
+              f"{r['requests'] / r['seconds']:,.0f} |")  # type: ignore[operator]
+    print("\nfake tickets by tactic (signals):", json.dumps(results[0]["fake_tickets_by_tactic"]))
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "rally_replay.json").write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
