@@ -23,6 +23,8 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
 
     from headcount.access import create_key
     from headcount.demo import seed_demo
+    from headcount.guard import SignalsGuard
+    from headcount.privacy.keyring import load_keyring
     from headcount.ledger.service import Ledger
     from headcount.store import StoreError, default_store_url, open_store
 
@@ -33,7 +35,8 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
         raise click.ClickException(str(exc)) from exc
     try:
         if demo:
-            created = seed_demo(Ledger(store))
+            # through the service's own guard: identities stored as keyed hashes
+            created = seed_demo(Ledger(store, SignalsGuard(load_keyring(), store)))
             key = create_key(store, "staff")
             click.echo(f"demo pools: {', '.join(created) or 'already there'}")
             click.echo(f"staff API key (shown once): {key}")
