@@ -178,7 +178,10 @@ def test_fifty_addresses_behind_one_phone_get_two_tickets(service: Service, uid:
                             json={"actor": {"email": person_email(uid, i), "phone": "+4915112345678"}}).status_code
         for i in range(50)
     ]
-    assert statuses.count(201) == 2 and statuses.count(429) == 48
+    assert statuses.count(201) == 2
+    # the rest are refused: the person's limit (429), then, once one number block has
+    # registered too often within the hour, velocity denies outright (403)
+    assert set(statuses[2:]) <= {429, 403} and statuses[2] == 429 and 403 in statuses
     # a different person is not affected
     other = {"actor": {"email": person_email(uid, 99), "phone": "+4915199999999"}}
     assert service.client.post(f"/v1/pools/{uid}/holds", headers=c, json=other).status_code == 201

@@ -52,3 +52,28 @@ def test_aliases_and_spellings_are_one_person() -> None:
     assert len(keys) == 1
     phones = {guard.assess(ActorInfo(phone=p), "p", 0).actor_key for p in ("+49 151 12345678", "0151/12345678")}
     assert len(phones) == 1
+
+
+def test_velocity_limits_are_validated() -> None:
+    with pytest.raises(PolicyError, match="velocity.networks_per_hour is unknown"):
+        Policy.from_toml("[velocity]\nnetworks_per_hour = 3\n[[bands]]\nname='a'")
+    with pytest.raises(PolicyError, match="velocity.network_per_hour must be"):
+        Policy.from_toml("[velocity]\nnetwork_per_hour = 0\n[[bands]]\nname='a'")
+    assert Policy.load().velocity == {"network_per_hour": 10, "network_per_day": 20,
+                                      "phone_block_per_hour": 5, "phone_block_per_day": 15}
+
+
+def test_a_registration_farm_on_one_network_trips_velocity(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from headcount.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'v.db'}")
+    guard = SignalsGuard(store=store)
+    t0 = 1_800_000_000.0
+    farm = [guard.assess(ActorInfo(email=f"anna.meyer{i}@web.de", ip=f"198.51.100.{i + 1}"), "p", t0 + i)
+            for i in range(12)]
+    assert [("velocity_network" in d.reasons) for d in farm] == [False] * 10 + [True] * 2
+    assert not farm[-1].allow
+    homes = [guard.assess(ActorInfo(email=f"ben.koch{i}@web.de", ip=f"{20 + i}.1.2.3"), "p", t0 + i)
+             for i in range(12)]  # twelve households: no velocity
+    assert all(d.allow and not d.reasons for d in homes)
+    store.close()

@@ -24,8 +24,8 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
     from headcount.access import create_key
     from headcount.demo import seed_demo
     from headcount.guard import SignalsGuard
-    from headcount.privacy.keyring import load_keyring
     from headcount.ledger.service import Ledger
+    from headcount.privacy.keyring import load_keyring
     from headcount.store import StoreError, default_store_url, open_store
 
     url = store_url or default_store_url()

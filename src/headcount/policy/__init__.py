@@ -26,10 +26,14 @@ class Band:
     deny: bool = False
 
 
+VELOCITY_KEYS = ("network_per_hour", "network_per_day", "phone_block_per_hour", "phone_block_per_day")
+
+
 @dataclass(frozen=True)
 class Policy:
     weights: dict[str, float]
     bands: tuple[Band, ...]
+    velocity: dict[str, int] | None = None  # limits per key and window; None: no velocity
 
     def score(self, reasons: tuple[str, ...] | list[str]) -> float:
         total = sum(self.weights.get(r, 0.0) for r in reasons)
@@ -77,7 +81,16 @@ class Policy:
                 raise PolicyError(f"{where}.actor_cap must be a whole number >= 1")
             bands.append(Band(b["name"], None if below is None else float(below), float(ttl), cap,
                               bool(b.get("deny", False))))
-        return cls({k: float(v) for k, v in weights.items()}, tuple(bands))
+        velocity = data.get("velocity")
+        if velocity is not None:
+            if not isinstance(velocity, dict):
+                raise PolicyError(f"{source}: [velocity] must be a table")
+            for key, value in velocity.items():
+                if key not in VELOCITY_KEYS:
+                    raise PolicyError(f"{source}: velocity.{key} is unknown; use {', '.join(VELOCITY_KEYS)}")
+                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                    raise PolicyError(f"{source}: velocity.{key} must be a whole number >= 1")
+        return cls({k: float(v) for k, v in weights.items()}, tuple(bands), velocity)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Policy:

@@ -55,17 +55,24 @@ def _public_ip(rng: random.Random) -> str:
             return str(address)
 
 
+US_AREAS = ["201", "212", "213", "305", "312", "404", "415", "512", "602", "617", "702", "713", "718",
+            "817", "901", "917", "918"]  # 918: Tulsa
+
+
 def _mobile(rng: random.Random, region: str) -> str:
-    """A valid mobile number of the region: its example number with new digits."""
+    """A valid mobile number of the region with random subscriber digits (numbers of real
+    people are spread over the numbering plan, not bunched in one block)."""
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
     digits = str(example.national_number)
-    for _ in range(50):
-        keep = 3 if region == "US" else 4
-        candidate = digits[:keep] + "".join(rng.choice("0123456789") for _ in digits[keep:])
+    for _ in range(200):
+        if region == "US":
+            candidate = f"{rng.choice(US_AREAS)}{rng.randint(200, 999)}{rng.randint(0, 9999):04d}"
+        else:  # keep the leading digits that make it a mobile range, randomise the rest
+            candidate = digits[:2] + "".join(rng.choice("0123456789") for _ in digits[2:])
         number = phonenumbers.parse(f"+{example.country_code}{candidate}")
         if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
             PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE
-        ) and not candidate[3:8] == "55501":
+        ) and candidate[3:8] != "55501":
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 

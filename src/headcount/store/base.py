@@ -214,6 +214,13 @@ class Store(Protocol):
 
     async def arecord_action(self, action: ActionRequest) -> ActionResult: ...
 
+    # velocity -----------------------------------------------------------------------
+    def hit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        """Count one event for each key now; return each key's counts over each window (this one included)."""
+        ...
+
+    async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]: ...
+
     # person linking ---------------------------------------------------------------
     def resolve_person(self, identities: list[str]) -> str | None:
         """The person all these identities already belong to, or None (a read)."""

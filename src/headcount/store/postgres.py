@@ -231,6 +231,8 @@ class PostgresStore:
 
     def sweep(self, now: float) -> int:
         row = self._fetchone("SELECT hc_sweep(%s, %s)", (now, now - IDEMPOTENCY_RETENTION_S))
+        with self._conn() as conn:
+            conn.execute("DELETE FROM velocity WHERE bucket < %s", (int(now // 60) - 24 * 60 - 1,))
         return int(row[0]) if row else 0
 
     def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
@@ -280,6 +282,22 @@ class PostgresStore:
 
     async def arecord_action(self, action: ActionRequest) -> ActionResult:
         return await asyncio.to_thread(self.record_action, action)
+
+    # velocity -----------------------------------------------------------------------
+    def hit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        if not keys:
+            return {}
+        minute = int(now // 60)
+        with self._conn() as conn, conn.transaction():
+            conn.cursor().executemany(
+                "INSERT INTO velocity VALUES (%s, %s, 1) ON CONFLICT (key, bucket) DO UPDATE"
+                " SET count = velocity.count + 1", [(k, minute) for k in keys])
+            return {k: tuple(int(conn.execute(
+                "SELECT coalesce(sum(count), 0) FROM velocity WHERE key = %s AND bucket > %s",
+                (k, minute - w // 60)).fetchone()[0]) for w in windows) for k in keys}
+
+    async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        return await asyncio.to_thread(self.hit_velocity, keys, now, windows)
 
     # person linking ---------------------------------------------------------------
     def resolve_person(self, identities: list[str]) -> str | None:

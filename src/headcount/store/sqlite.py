@@ -464,6 +464,7 @@ class SQLiteStore:
             conn.execute(
                 "DELETE FROM idempotency WHERE created_at < ?", (now - IDEMPOTENCY_RETENTION_S,)
             )
+            conn.execute("DELETE FROM velocity WHERE bucket < ?", (int(now // 60) - 24 * 60 - 1,))
             return expired
 
         return self.write(op)
@@ -518,6 +519,24 @@ class SQLiteStore:
 
     async def arecord_action(self, action: ActionRequest) -> ActionResult:
         return await asyncio.to_thread(self.record_action, action)
+
+    # velocity -----------------------------------------------------------------------
+    def _velocity_op(self, keys: list[str], now: float, windows: tuple[int, ...]) -> Callable[[sqlite3.Connection], dict[str, tuple[int, ...]]]:
+        def op(conn: sqlite3.Connection) -> dict[str, tuple[int, ...]]:
+            minute = int(now // 60)
+            conn.executemany(
+                "INSERT INTO velocity VALUES (?, ?, 1) ON CONFLICT (key, bucket) DO UPDATE SET count = count + 1",
+                [(k, minute) for k in keys])
+            return {k: tuple(conn.execute("SELECT coalesce(sum(count), 0) FROM velocity WHERE key = ? AND bucket > ?",
+                                          (k, minute - w // 60)).fetchone()[0] for w in windows) for k in keys}
+
+        return op
+
+    def hit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        return self.write(self._velocity_op(keys, now, windows)) if keys else {}
+
+    async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
+        return await self._writer.submit_async(self._velocity_op(keys, now, windows)) if keys else {}
 
     # person linking ---------------------------------------------------------------
     def resolve_person(self, identities: list[str]) -> str | None:

@@ -1,0 +1,25 @@
+"""Velocity counters, on every store: per key, per window, shared by all processes."""
+
+from __future__ import annotations
+
+from headcount.store.base import Store
+
+T0 = 1_800_000_000.0
+WINDOWS = (3600, 86400)
+
+
+def test_counts_per_key_and_window(store: Store, uid: str) -> None:
+    net, blk = f"net:{uid}", f"blk:{uid}"
+    for i in range(3):
+        counts = store.hit_velocity([net], T0 + i * 60, WINDOWS)
+    assert counts == {net: (3, 3)}
+    assert store.hit_velocity([net, blk], T0 + 7200, WINDOWS) == {net: (1, 4), blk: (1, 1)}  # the hour slid
+    assert store.hit_velocity([net], T0 + 2 * 86400, WINDOWS) == {net: (1, 1)}  # and the day
+    assert store.hit_velocity([], T0, WINDOWS) == {}
+
+
+def test_old_buckets_are_swept(store: Store, uid: str) -> None:
+    key = f"net:old-{uid}"
+    store.hit_velocity([key], T0, WINDOWS)
+    store.sweep(T0 + 3 * 86400)
+    assert store.hit_velocity([key], T0 + 1, WINDOWS) == {key: (1, 1)}  # the earlier hit is gone
