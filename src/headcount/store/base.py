@@ -115,6 +115,59 @@ class AuditEntry:
     mac: str
 
 
+@dataclass(frozen=True, slots=True)
+class ChallengeRecord:
+    """A challenge put to a risky actor, and what became of it.
+
+    `scope` is what it unlocks (`pool:<id>` or `action:<verb>`); the token a
+    pass yields is good until `token_expires_at`, once (`redeemed_at`).
+    `redeemed_by` names the request that spent it (a digest of its
+    Idempotency-Key), so that a replay of that request still gets through.
+    """
+
+    id: str
+    actor_key: str
+    scope: str
+    score: float
+    reasons: tuple[str, ...]
+    created_at: float
+    expires_at: float
+    passed_at: float | None = None
+    token_expires_at: float | None = None
+    redeemed_at: float | None = None
+    redeemed_by: str | None = None
+
+
+#: Challenge rows are kept this long after they expire (see ChallengeRecord.redeemed_by).
+CHALLENGE_RETENTION_S = IDEMPOTENCY_RETENTION_S
+
+CHALLENGE_COLUMNS = ("id, actor_key, scope, score, reasons, created_at, expires_at, passed_at,"
+                     " token_expires_at, redeemed_at, redeemed_by")
+
+
+def challenge_sql(param: str) -> dict[str, str]:
+    """The statements behind the challenge methods, in one place for both dialects."""
+    sql = {
+        "insert": f"INSERT INTO challenges ({CHALLENGE_COLUMNS}) VALUES ({', '.join([param] * 11)})",
+        "get": f"SELECT {CHALLENGE_COLUMNS} FROM challenges WHERE id = {param}",
+        # pending and not yet expired: passed now, the token good for token_ttl_s
+        "pass": f"UPDATE challenges SET passed_at = {param}, token_expires_at = {param}"
+                f" WHERE id = {param} AND passed_at IS NULL AND expires_at > {param}",
+        # once: unspent and unexpired, or spent by this very request (a replay)
+        "redeem": f"UPDATE challenges SET redeemed_at = coalesce(redeemed_at, {param}),"
+                  f" redeemed_by = coalesce(redeemed_by, {param})"
+                  f" WHERE id = {param} AND actor_key = {param} AND scope = {param} AND passed_at IS NOT NULL"
+                  f" AND ((redeemed_at IS NULL AND token_expires_at > {param}) OR redeemed_by = {param})",
+        "sweep": f"DELETE FROM challenges WHERE expires_at < {param}"
+                 f" AND (token_expires_at IS NULL OR token_expires_at < {param})",
+    }
+    return sql
+
+
+def challenge_from_row(row: tuple[Any, ...], reasons: tuple[str, ...]) -> ChallengeRecord:
+    return ChallengeRecord(row[0], row[1], row[2], float(row[3]), reasons, *row[5:])
+
+
 #: Risk bands for charts until a policy names its own: score below 0.3, below 0.7, above.
 RISK_BAND_SQL = (
     "CASE WHEN risk_score < 0.3 THEN 'low' WHEN risk_score < 0.7 THEN 'medium' ELSE 'high' END"
@@ -231,6 +284,24 @@ class Store(Protocol):
         ...
 
     async def alink_identities(self, identities: list[str], now: float) -> str: ...
+
+    # challenges -----------------------------------------------------------------------
+    def create_challenge(self, record: ChallengeRecord) -> None: ...
+
+    def get_challenge(self, challenge_id: str) -> ChallengeRecord | None: ...
+
+    def pass_challenge(self, challenge_id: str, now: float, token_ttl_s: float) -> ChallengeRecord | None:
+        """Mark a pending, unexpired challenge passed; return the challenge as it now stands."""
+        ...
+
+    def redeem_challenge(
+        self, challenge_id: str, actor_key: str, scope: str, now: float, request_ref: str | None = None
+    ) -> bool:
+        """Spend a passed challenge's token, atomically and once, for this person and scope.
+
+        True also when `request_ref` is the request that spent it (a replay).
+        """
+        ...
 
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:

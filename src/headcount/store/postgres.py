@@ -15,6 +15,7 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
+import orjson
 import psycopg
 from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
@@ -47,9 +48,12 @@ from headcount.store.base import (
     merge_persons,
     parse_hold_id,
 )
+from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
 from headcount.store.migrate import load_migrations
 
 T = TypeVar("T")
+
+_CHALLENGE_SQL = challenge_sql("%s")
 
 _POOL_SELECT = (
     "SELECT id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
@@ -233,6 +237,7 @@ class PostgresStore:
         row = self._fetchone("SELECT hc_sweep(%s, %s)", (now, now - IDEMPOTENCY_RETENTION_S))
         with self._conn() as conn:
             conn.execute("DELETE FROM velocity WHERE bucket < %s", (int(now // 60) - 24 * 60 - 1,))
+            conn.execute(_CHALLENGE_SQL["sweep"], (now - CHALLENGE_RETENTION_S,) * 2)
         return int(row[0]) if row else 0
 
     def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
@@ -298,6 +303,36 @@ class PostgresStore:
 
     async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         return await asyncio.to_thread(self.hit_velocity, keys, now, windows)
+
+    # challenges -----------------------------------------------------------------------
+    def create_challenge(self, record: ChallengeRecord) -> None:
+        r = record
+        with self._conn() as conn:
+            conn.execute(_CHALLENGE_SQL["insert"], (
+                r.id, r.actor_key, r.scope, r.score, orjson.dumps(list(r.reasons)).decode(), r.created_at,
+                r.expires_at, r.passed_at, r.token_expires_at, r.redeemed_at, r.redeemed_by))
+
+    @staticmethod
+    def _challenge(conn: psycopg.Connection[Any], challenge_id: str) -> ChallengeRecord | None:
+        row = conn.execute(_CHALLENGE_SQL["get"], (challenge_id,)).fetchone()
+        return None if row is None else challenge_from_row(row, tuple(orjson.loads(row[4])))
+
+    def get_challenge(self, challenge_id: str) -> ChallengeRecord | None:
+        with self._conn() as conn:
+            return self._challenge(conn, challenge_id)
+
+    def pass_challenge(self, challenge_id: str, now: float, token_ttl_s: float) -> ChallengeRecord | None:
+        with self._conn() as conn, conn.transaction():
+            conn.execute(_CHALLENGE_SQL["pass"], (now, now + token_ttl_s, challenge_id, now))
+            return self._challenge(conn, challenge_id)
+
+    def redeem_challenge(
+        self, challenge_id: str, actor_key: str, scope: str, now: float, request_ref: str | None = None
+    ) -> bool:
+        with self._conn() as conn:
+            cur = conn.execute(_CHALLENGE_SQL["redeem"],
+                               (now, request_ref, challenge_id, actor_key, scope, now, request_ref))
+            return cur.rowcount == 1
 
     # person linking ---------------------------------------------------------------
     def resolve_person(self, identities: list[str]) -> str | None:

@@ -61,10 +61,13 @@ from headcount.store.base import (
     merge_persons,
     parse_hold_id,
 )
+from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlite_ops import _dumps
 
 T = TypeVar("T")
+
+_CHALLENGE_SQL = challenge_sql("?")
 
 MAX_BATCH = 256
 PAGE_SIZE = 1024
@@ -465,6 +468,7 @@ class SQLiteStore:
                 "DELETE FROM idempotency WHERE created_at < ?", (now - IDEMPOTENCY_RETENTION_S,)
             )
             conn.execute("DELETE FROM velocity WHERE bucket < ?", (int(now // 60) - 24 * 60 - 1,))
+            conn.execute(_CHALLENGE_SQL["sweep"], (now - CHALLENGE_RETENTION_S,) * 2)
             return expired
 
         return self.write(op)
@@ -537,6 +541,34 @@ class SQLiteStore:
 
     async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         return await self._writer.submit_async(self._velocity_op(keys, now, windows)) if keys else {}
+
+    # challenges -----------------------------------------------------------------------
+    def create_challenge(self, record: ChallengeRecord) -> None:
+        r = record
+        row = (r.id, r.actor_key, r.scope, r.score, _dumps(list(r.reasons)), r.created_at, r.expires_at,
+               r.passed_at, r.token_expires_at, r.redeemed_at, r.redeemed_by)
+        self.write(lambda conn: conn.execute(_CHALLENGE_SQL["insert"], row))
+
+    @staticmethod
+    def _challenge(conn: sqlite3.Connection, challenge_id: str) -> ChallengeRecord | None:
+        row = conn.execute(_CHALLENGE_SQL["get"], (challenge_id,)).fetchone()
+        return None if row is None else challenge_from_row(row, tuple(orjson.loads(row[4])))
+
+    def get_challenge(self, challenge_id: str) -> ChallengeRecord | None:
+        return self._challenge(self._reader(), challenge_id)
+
+    def pass_challenge(self, challenge_id: str, now: float, token_ttl_s: float) -> ChallengeRecord | None:
+        def op(conn: sqlite3.Connection) -> ChallengeRecord | None:
+            conn.execute(_CHALLENGE_SQL["pass"], (now, now + token_ttl_s, challenge_id, now))
+            return self._challenge(conn, challenge_id)
+
+        return self.write(op)
+
+    def redeem_challenge(
+        self, challenge_id: str, actor_key: str, scope: str, now: float, request_ref: str | None = None
+    ) -> bool:
+        params = (now, request_ref, challenge_id, actor_key, scope, now, request_ref)
+        return self.write(lambda conn: conn.execute(_CHALLENGE_SQL["redeem"], params).rowcount == 1)
 
     # person linking ---------------------------------------------------------------
     def resolve_person(self, identities: list[str]) -> str | None:
