@@ -134,6 +134,8 @@ def _finish(bands: Bands, current: BandCounts, capacity: int | None, level: floa
             uncertainty: dict[str, float]) -> HeadcountEstimate:
     registered = round(current.total)
     expected = min(max(round(mean), 0), registered)
+    if p_over is not None and capacity is not None and capacity >= current.total:
+        p_over = 0.0  # check-ins cannot exceed registrations, which fit: the t tail would say otherwise
     lo_i = max(0, min(math.floor(lo), expected))
     hi_i = min(registered, max(math.ceil(hi), expected))
     band_rows = tuple(

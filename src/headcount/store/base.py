@@ -8,13 +8,14 @@ call on PostgreSQL). The same test suite runs against every backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
 from headcount.ledger.models import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
+from headcount.store.turnout import TurnoutRow
 
 #: Idempotency records are kept this long; a replay after that is a new request.
 IDEMPOTENCY_RETENTION_S = 24 * 3600
@@ -251,6 +252,14 @@ class Store(Protocol):
 
     def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
         """Holds placed per time bucket and risk band: (bucket start, band, quantity)."""
+        ...
+
+    def pool_turnout(self, edges: Sequence[float], now: float,
+                     pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
+        """Seats registered and checked in per pool and risk band (see `store.turnout`).
+
+        `pool_ids` None: every pool some `checkin` action targets (the history).
+        """
         ...
 
     # API keys ----------------------------------------------------------------

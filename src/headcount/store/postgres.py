@@ -12,7 +12,7 @@ import asyncio
 import contextlib
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, TypeVar
 
 import orjson
@@ -50,6 +50,7 @@ from headcount.store.base import (
 )
 from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
 from headcount.store.migrate import load_migrations
+from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
 
@@ -248,6 +249,14 @@ class PostgresStore:
                 (bucket_s, bucket_s, pool_id, since),
             ).fetchall()
         return [(float(b), band, int(q)) for b, band, q in rows]
+
+    def pool_turnout(self, edges: Sequence[float], now: float,
+                     pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
+        if pool_ids is not None and not pool_ids:
+            return []
+        sql = turnout_sql(edges, None if pool_ids is None else len(pool_ids), "%s")
+        with self._conn() as conn:
+            return turnout_rows(conn.execute(sql, turnout_params(pool_ids, now)).fetchall())
 
     # API keys ----------------------------------------------------------------
     def add_api_key(self, record: ApiKeyRecord) -> None:

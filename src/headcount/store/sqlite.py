@@ -28,7 +28,7 @@ import queue
 import secrets
 import sqlite3
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -64,6 +64,7 @@ from headcount.store.base import (
 from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlite_ops import _dumps
+from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
 
@@ -480,6 +481,13 @@ class SQLiteStore:
             (bucket_s, bucket_s, pool_id, since),
         ).fetchall()
         return [(float(b), band, int(q)) for b, band, q in rows]
+
+    def pool_turnout(self, edges: Sequence[float], now: float,
+                     pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
+        if pool_ids is not None and not pool_ids:
+            return []
+        sql = turnout_sql(edges, None if pool_ids is None else len(pool_ids), "?")
+        return turnout_rows(self._reader().execute(sql, turnout_params(pool_ids, now)).fetchall())
 
     # API keys ----------------------------------------------------------------
     def add_api_key(self, record: ApiKeyRecord) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
@@ -18,11 +20,13 @@ from headcount.api.schemas import (
     PoolStaffOut,
     problem_responses,
 )
+from headcount.estimate.pool import UnknownPool, pool_headcount
 from headcount.ledger.models import LightThresholds, Pool, PoolSpec
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])
 PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)
-POOL_ID = Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$", max_length=64)
+POOL_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+POOL_ID = Path(pattern=POOL_ID_PATTERN, max_length=64)
 
 
 def _view(pool: Pool, staff: bool) -> dict[str, object]:
@@ -82,3 +86,27 @@ async def pool_timeline(
             start += bucket_s
     return json_response({"pool_id": pool_id, "bucket_s": bucket_s, "bands": ["low", "medium", "high"],
                           "points": points})
+
+
+@router.get("/{pool_id}/headcount", responses=PROBLEMS)
+async def pool_headcount_view(
+    ledger: LedgerDep,
+    principal: PrincipalDep,
+    pool_id: str = POOL_ID,
+    history: list[str] | None = Query(
+        None, max_length=200, description="earlier pools to learn show-up rates from (repeat the"
+        " parameter); default: every other pool with check-ins"),
+    level: float = Query(0.9, ge=0.5, le=0.99, description="probability of the interval"),
+) -> Response:
+    """How many real people will come (staff): expected, a `level` interval, the chance of
+    more than capacity, per risk band, and where the uncertainty comes from."""
+    require(principal, Role.STAFF)
+    for h in history or ():
+        if len(h) > 64 or not re.fullmatch(POOL_ID_PATTERN, h):
+            raise ProblemError(422, "invalid", f"not a pool id: {h[:80]!r}", field="history")
+    try:
+        result = await ledger.store.aread(
+            lambda: pool_headcount(ledger.store, pool_id, history=history, level=level, now=ledger.clock()))
+    except UnknownPool as exc:
+        raise ProblemError(404 if exc.field == "pool_id" else 422, "not-found", str(exc), field=exc.field) from exc
+    return json_response(result.to_dict())
