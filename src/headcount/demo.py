@@ -8,12 +8,17 @@ import time
 
 from headcount.ledger.models import LightThresholds, PoolSpec
 from headcount.ledger.service import ActorInfo, Ledger
+from headcount.store.base import ActionRequest
 
 DEMO_POOLS = [
     PoolSpec("rally-tulsa", "Rally, 19,200-seat arena", "event", 19_200, 2, 900),
     PoolSpec("shop-caps", "Campaign shop: caps", "stock", 500, 3, 600, LightThresholds(0.25, 0.05)),
     PoolSpec("shop-shirts", "Campaign shop: shirts", "stock", 1_200, 3, 600, LightThresholds(0.25, 0.05)),
 ]
+
+#: An earlier event whose door scanned check-ins: what the headcount estimate learns show-up rates from.
+DEMO_PAST = PoolSpec("rally-okc", "Earlier rally, 800-seat hall (checked in)", "event", 800, 2, 900)
+DEMO_PAST_REGISTRATIONS, DEMO_PAST_SHOW_RATE = 600, 0.55
 
 #: (pool, registrations over the last hours, share confirmed)
 DEMO_ACTIVITY = [("rally-tulsa", 1_500, 0.8), ("shop-caps", 420, 0.9), ("shop-shirts", 300, 0.6)]
@@ -39,6 +44,24 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]
                 outcome = ledger.hold(pool_id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-{pool_id}-{i}"))
                 if outcome.ok and rng.random() < confirm_share:
                     ledger.confirm(outcome.body["hold_id"])
+        if ledger.create_pool(DEMO_PAST).ok:
+            created.append(DEMO_PAST.id)
+            _seed_past(ledger, rng, now - 14 * 86400)
     finally:
         ledger.clock = clock
     return created
+
+
+def _seed_past(ledger: Ledger, rng: random.Random, start: float) -> None:
+    """Registrations two weeks ago, confirmed, and the check-ins of those who came."""
+    for i in range(DEMO_PAST_REGISTRATIONS):
+        t = start + i * 60.0
+        ledger.clock = lambda t=t: t
+        outcome = ledger.hold(DEMO_PAST.id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-past-{i}"))
+        if not outcome.ok:
+            continue
+        ledger.confirm(outcome.body["hold_id"])
+        hold = ledger.get_hold(outcome.body["hold_id"])
+        if hold is not None and rng.random() < DEMO_PAST_SHOW_RATE:
+            ledger.store.record_action(ActionRequest(hold.actor_key, "checkin", DEMO_PAST.id,
+                                                     start + 86400 + i, ((600, 3600),)))

@@ -1,8 +1,9 @@
 """The dashboard in a real browser: Debian's Chromium driven by Playwright.
 
 The page loads with no console errors, the charts render, the numbers shown
-equal the API's, and new holds appear without a reload. A screenshot is kept in
-artifacts/dashboard.png.
+equal the API's (the headcount estimate included), the coordinated-groups panel
+shows GET /v1/blocks (or an empty state while the server has no such route), and
+new holds appear without a reload. A screenshot is kept in artifacts/dashboard.png.
 """
 
 from __future__ import annotations
@@ -69,6 +70,24 @@ def test_staff_dashboard_shows_the_api_figures_and_updates_live(served, browser)
             assert int(shown) == pool[field], (pool["id"], field)
         assert card.locator("[data-testid=light]").get_attribute("title") == pool["light"]
         assert card.locator("svg rect").count() > 0  # the chart rendered bars
+        hc = httpx.get(f"{base}/v1/pools/{pool['id']}/headcount", headers=auth).json()
+        for testid, value in (("hc-expected", hc["expected_real"]), ("hc-lo", hc["interval"][0]),
+                              ("hc-hi", hc["interval"][1]), ("hc-registered", hc["registered"])):
+            assert _number(card, testid) == value, (pool["id"], testid)
+        chart = card.locator("[data-testid=hc-chart]")
+        assert chart.locator("rect.expected").count() == 1 and chart.locator("rect.interval").count() == 1
+        assert chart.locator("line.capacity").count() == 1
+    assert "earlier pool" in page.locator("[data-pool='rally-tulsa'] [data-testid=hc-why]").inner_text()
+
+    blocks = httpx.get(f"{base}/v1/blocks", headers=auth)
+    if blocks.status_code == 404:  # detection not served yet: an empty state, no error
+        assert page.locator("#groups [data-testid=groups-empty]").is_visible()
+    else:
+        listed = blocks.json()["blocks"]
+        page.wait_for_function("n => document.querySelectorAll('#groups [data-testid=group]').length === n",
+                               arg=min(5, len(listed)), timeout=10_000)
+        if not listed:
+            assert page.locator("#groups [data-testid=groups-empty]").is_visible()
 
     # live: new holds show up without a reload
     before = int(page.locator("[data-pool='rally-tulsa'] [data-testid=held]").inner_text().replace(",", ""))
@@ -79,10 +98,19 @@ def test_staff_dashboard_shows_the_api_figures_and_updates_live(served, browser)
     page.wait_for_function(
         "n => Number(document.querySelector(\"[data-pool='rally-tulsa'] [data-testid=held]\")"
         ".textContent.replace(/,/g, '')) === n", arg=before + 7, timeout=10_000)
+    registered = httpx.get(f"{base}/v1/pools/rally-tulsa/headcount", headers=auth).json()["registered"]
+    page.wait_for_function(  # the headcount follows the new registrations too
+        "n => Number(document.querySelector(\"[data-pool='rally-tulsa'] [data-testid=hc-registered]\")"
+        ".textContent.replace(/,/g, '')) === n", arg=registered, timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "dashboard.png"), full_page=True)
+    print(f"screenshot: {ARTIFACTS / 'dashboard.png'}")
     assert not problems, problems
     page.close()
+
+
+def _number(card, testid: str) -> int:  # type: ignore[no-untyped-def]
+    return int(card.locator(f"[data-testid={testid}]").inner_text().replace(",", ""))
 
 
 def test_public_dashboard_shows_lights_only(served, browser) -> None:  # type: ignore[no-untyped-def]
@@ -93,6 +121,7 @@ def test_public_dashboard_shows_lights_only(served, browser) -> None:  # type: i
     page.wait_for_selector("[data-pool] [data-testid=light]")
     assert page.locator("[data-testid=capacity]").count() == 0
     assert page.locator("#login").is_visible()
+    assert page.locator("[data-testid=headcount]").count() == 0 and not page.locator("#groups").is_visible()
     context.close()
 
 

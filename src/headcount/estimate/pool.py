@@ -67,7 +67,7 @@ def pool_headcount(store: Store, pool_id: str, *, history: Sequence[str] | None 
     """Estimate how many real people will come to `pool_id`.
 
     `history`: the earlier pools to learn show-up rates from; by default every
-    other pool with at least one check-in. A named pool with no check-in at all
+    other pool of the same kind (event, stock) with at least one check-in. A named pool with no check-in at all
     is left out (it has no check-in data, which is not the same as nobody came).
     Raises `UnknownPool` for a pool that does not exist.
     """
@@ -88,6 +88,8 @@ def pool_headcount(store: Store, pool_id: str, *, history: Sequence[str] | None 
         if row.pool_id != pool_id:
             by_pool.setdefault(row.pool_id, []).append(row)
     used = sorted(p for p, rows in by_pool.items() if sum(r.checked_in for r in rows) > 0)
+    if history is None:  # by default learn from pools of the same kind only: a shop is not a rally
+        used = [p for p in used if (other := store.get_pool(p, now)) is not None and other.kind == pool.kind]
     estimate = estimate_headcount(
         _counts(bands, own, False), [_counts(bands, by_pool[p], True) for p in used],
         bands=bands, capacity=pool.capacity, level=level, prior=prior,

@@ -95,7 +95,7 @@ async def pool_headcount_view(
     pool_id: str = POOL_ID,
     history: list[str] | None = Query(
         None, max_length=200, description="earlier pools to learn show-up rates from (repeat the"
-        " parameter); default: every other pool with check-ins"),
+        " parameter); default: every other pool of the same kind with check-ins"),
     level: float = Query(0.9, ge=0.5, le=0.99, description="probability of the interval"),
 ) -> Response:
     """How many real people will come (staff): expected, a `level` interval, the chance of

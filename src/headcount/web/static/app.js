@@ -1,9 +1,14 @@
-// headcount dashboard: pools, traffic lights, exact figures for staff, holds over time by risk band.
+// headcount dashboard: pools, traffic lights, exact figures for staff, holds over time by risk band,
+// the real-headcount estimate against capacity and the top coordinated groups.
 "use strict";
 
 const REFRESH_MS = 2000;
 const BANDS = ["low", "medium", "high"];
 const SVG = "http://www.w3.org/2000/svg";
+const TOP_GROUPS = 5;
+const PROBE_EVERY = 30;  // refreshes between looks for GET /v1/blocks while the server lacks it
+let blocksRoute = null;  // does the server offer GET /v1/blocks? (asked via /openapi.json: no 404 in the console)
+let refreshes = 0;
 
 function apiKey() {
   const match = location.hash.match(/key=([^&]+)/);
@@ -34,6 +39,123 @@ function el(tag, attrs = {}, ...children) {
 
 function figure(label, value, testid) {
   return el("div", {}, el("b", { "data-testid": testid }, value.toLocaleString("en")), el("span", {}, label));
+}
+
+function svgNode(tag, attrs = {}, tip = "") {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, typeof v === "number" ? v.toFixed(2) : v);
+  if (tip) {
+    const title = document.createElementNS(SVG, "title");
+    title.textContent = tip;
+    node.append(title);
+  }
+  return node;
+}
+
+const fmt = (n) => Number(n).toLocaleString("en");
+
+// Expected real attendance with its interval, against registrations and capacity.
+function headcountPanel(h) {
+  const box = el("div", { class: "headcount", "data-testid": "headcount" });
+  const pct = Math.round(100 * h.level);
+  box.append(el("h3", {}, "Real headcount"));
+  box.append(el("div", { class: "figures" },
+    figure("expected real", h.expected_real, "hc-expected"),
+    el("div", {}, el("b", {}, el("span", { "data-testid": "hc-lo" }, fmt(h.interval[0])), "–",
+                     el("span", { "data-testid": "hc-hi" }, fmt(h.interval[1]))), el("span", {}, `${pct}% interval`)),
+    figure("registered", h.registered, "hc-registered"),
+    el("div", {}, el("b", { "data-testid": "hc-pover" }, h.p_over_capacity === null ? "–"
+                     : `${(100 * h.p_over_capacity).toFixed(1)}%`), el("span", {}, "chance of more than capacity"))));
+  const top = Math.max(1, h.capacity || 0, h.registered, h.interval[1]) * 1.04;
+  const x = (n) => 4 + (292 * n) / top;
+  const svg = svgNode("svg", { viewBox: "0 0 300 64", role: "img", "data-testid": "hc-chart",
+                               "aria-label": "expected real attendance against capacity", preserveAspectRatio: "none" });
+  svg.append(svgNode("rect", { x: 4, y: 6, width: x(h.registered) - 4, height: 16, class: "registered" },
+                     `registered: ${fmt(h.registered)}`));
+  svg.append(svgNode("rect", { x: x(h.interval[0]), y: 32, width: Math.max(1, x(h.interval[1]) - x(h.interval[0])),
+                               height: 16, class: "interval" }, `${pct}% interval: ${fmt(h.interval[0])}–${fmt(h.interval[1])}`));
+  svg.append(svgNode("rect", { x: x(h.expected_real) - 1, y: 28, width: 2, height: 24, class: "expected" },
+                     `expected real: ${fmt(h.expected_real)}`));
+  if (h.capacity) {
+    svg.append(svgNode("line", { x1: x(h.capacity), x2: x(h.capacity), y1: 0, y2: 60, class: "capacity" },
+                       `capacity: ${fmt(h.capacity)}`));
+  }
+  box.append(svg);
+  const legend = el("div", { class: "legend" });
+  for (const [cls, label] of [["registered", "registered"], ["interval", `${pct}% interval`],
+                              ["expected", "expected real"], ["capacity", "capacity"]]) {
+    legend.append(el("span", {}, el("i", { class: cls }), label));
+  }
+  box.append(legend);
+  const source = h.method === "history"
+    ? `show-up rates learned from ${h.history_pools} earlier pool${h.history_pools === 1 ? "" : "s"} with check-ins`
+    : "no earlier check-ins yet: the model's prior (wide on purpose)";
+  const [part, share] = Object.entries(h.uncertainty || {}).sort((a, b) => b[1] - a[1])[0] || ["", 0];
+  box.append(el("p", { class: "why", "data-testid": "hc-why" },
+    `${source}; ${Math.round(100 * h.flagged_share)}% of seats flagged as risky` +
+    (part ? `; most of the uncertainty is ${part.replace(/_/g, "-")} (${Math.round(100 * share)}%)` : "") + "."));
+  return box;
+}
+
+function short(text, n = 14) {
+  const s = String(text);
+  return s.length > n ? `${s.slice(0, n)}…` : s;
+}
+
+// The most suspicious coordinated groups from GET /v1/blocks.
+function groupsPanel(blocks) {
+  const body = el("div", {});
+  if (blocks === null) {
+    body.append(el("p", { class: "empty", "data-testid": "groups-empty" },
+                   "group detection is not running on this server yet"));
+    return body;
+  }
+  if (!blocks.length) {
+    body.append(el("p", { class: "empty", "data-testid": "groups-empty" }, "no coordinated group detected"));
+    return body;
+  }
+  const top = blocks.slice(0, TOP_GROUPS);
+  const best = Math.max(...top.map((b) => b.score), 1e-9);
+  const table = el("table", { "data-testid": "groups-table" });
+  table.append(el("tr", {}, ...["score", "detector", "members", "targets", "when", "density", "evidence"]
+    .map((h) => el("th", {}, h))));
+  for (const b of top) {
+    const bar = svgNode("svg", { viewBox: "0 0 100 10", class: "score", role: "img", "aria-label": `score ${b.score}` });
+    bar.append(svgNode("rect", { x: 0, y: 1, width: Math.max(1, (100 * b.score) / best), height: 8, class: "score" },
+                       `score ${b.score}`));
+    const when = `${new Date(b.start).toLocaleString()} – ${new Date(b.end).toLocaleTimeString()}`;
+    const members = (b.actors || []).slice(0, 3).map((a) => short(a)).join(", ");
+    const evidence = Object.entries(b.evidence || {}).slice(0, 3)
+      .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v).slice(0, 40) : v}`).join("; ");
+    table.append(el("tr", { "data-testid": "group", "data-block": b.id },
+      el("td", {}, bar, el("span", { "data-testid": "group-score" }, Number(b.score).toFixed(2))),
+      el("td", {}, b.detector),
+      el("td", { title: (b.actors || []).join("\n") }, el("b", { "data-testid": "group-actors" }, fmt((b.actors || []).length)),
+         ` ${members}${(b.actors || []).length > 3 ? ", …" : ""}`),
+      el("td", { "data-testid": "group-targets" }, fmt((b.targets || []).length)),
+      el("td", {}, when),
+      el("td", {}, Number(b.density).toFixed(2)),
+      el("td", { class: "evidence" }, evidence)));
+  }
+  body.append(table);
+  if (blocks.length > TOP_GROUPS) body.append(el("p", { class: "empty" }, `and ${blocks.length - TOP_GROUPS} more`));
+  return body;
+}
+
+async function fetchBlocks() {
+  if (blocksRoute === null || (!blocksRoute && refreshes % PROBE_EVERY === 0)) {
+    const spec = await fetch("/openapi.json").then((r) => (r.ok ? r.json() : { paths: {} }), () => ({ paths: {} }));
+    blocksRoute = Boolean(spec.paths && spec.paths["/v1/blocks"]);
+  }
+  if (!blocksRoute) return null;
+  const key = apiKey();
+  const response = await fetch("/v1/blocks", { headers: key ? { Authorization: `Bearer ${key}` } : {} });
+  if (response.status === 404) {
+    blocksRoute = false;
+    return null;
+  }
+  if (!response.ok) throw new Error(`/v1/blocks: ${response.status}`);
+  return (await response.json()).blocks || [];
 }
 
 function chart(timeline) {
@@ -99,11 +221,18 @@ async function render() {
         confirmed.style.width = pct(pool.confirmed);  // CSSOM, allowed by the page's CSP
         held.style.width = pct(pool.held);
         bar.append(confirmed, held);
-        card.append(bar, chart(await api(`/v1/pools/${encodeURIComponent(pool.id)}/timeline?bucket_s=600&hours=24`)));
+        const path = `/v1/pools/${encodeURIComponent(pool.id)}`;
+        const [timeline, headcount] = await Promise.all([api(`${path}/timeline?bucket_s=600&hours=24`),
+                                                         api(`${path}/headcount`)]);
+        card.append(bar, chart(timeline), headcountPanel(headcount));
       }
       return card;
     }));
     document.getElementById("pools").replaceChildren(...cards);
+    const groups = document.getElementById("groups");
+    groups.hidden = !staff;
+    if (staff) document.getElementById("groups-body").replaceChildren(groupsPanel(await fetchBlocks()));
+    refreshes += 1;
     status.textContent = `${staff ? "staff view" : "public view"} · updated ${new Date().toLocaleTimeString()}`;
     status.dataset.updated = String(Date.now());
   } catch (error) {
