@@ -177,7 +177,11 @@ def background(n_actors: int = 20_000, n_targets: int = 5_000, n_events: int = 3
 def inject(params: InjectionParams | None = None, **overrides: object) -> Injected:
     """Background plus one ring, per `params` (or InjectionParams(**overrides))."""
     p = params if params is not None else InjectionParams(**overrides)  # type: ignore[arg-type]
-    rng = np.random.default_rng([p.seed, 4])  # the background uses its own stream: same seed, same background
+    # Three streams: the background's (same seed, same background whatever the ring),
+    # the ring's structure and the clock. The burst only moves the clock, so the
+    # actor x target graph of a seed is the same for every burst length.
+    rng = np.random.default_rng([p.seed, 4])
+    clock = np.random.default_rng([p.seed, 5])
     bg = background(p.n_actors, p.n_targets, p.n_events, p.days, p.zipf_a, p.activity_sigma,
                     seed=p.seed, t0=p.t0)
     span = p.days * DAY
@@ -194,8 +198,8 @@ def inject(params: InjectionParams | None = None, **overrides: object) -> Inject
     empty = np.flatnonzero(~adj.any(axis=1))
     adj[empty, rng.integers(0, n_t, size=empty.size)] = True  # at least one edge per ring actor
     ri, ci = np.nonzero(adj)
-    start = p.t0 + int(rng.integers(0, span - p.burst_s + 1))
-    ring_ts = start + rng.integers(0, p.burst_s, size=ri.size)
+    start = p.t0 + int(clock.integers(0, span - p.burst_s + 1))
+    ring_ts = start + clock.integers(0, p.burst_s, size=ri.size)
 
     ring_nets = _distinct_networks(rng, p.ring_networks + 64)
     ring_nets = ring_nets[~np.isin(ring_nets, bg.networks)][: p.ring_networks]
@@ -209,8 +213,8 @@ def inject(params: InjectionParams | None = None, **overrides: object) -> Inject
             camo_target = rng.integers(0, p.n_targets, size=owner.size)
         else:
             camo_target = rng.choice(p.n_targets, size=owner.size, p=bg.popularity)
-        camo_ts = (start + rng.integers(0, p.burst_s, size=owner.size) if p.camo_in_burst
-                   else _daily_times(rng, owner.size, p.t0, p.days))
+        camo_ts = (start + clock.integers(0, p.burst_s, size=owner.size) if p.camo_in_burst
+                   else _daily_times(clock, owner.size, p.t0, p.days))
         parts_actor.append(ring_ids[owner])
         parts_target.append(camo_target.astype(np.int64))
         parts_ts.append(camo_ts)
