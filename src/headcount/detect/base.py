@@ -1,0 +1,47 @@
+"""What every detector shares: the scikit-learn shape and the path from candidates to blocks."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from headcount.detect.blocks import Block, Candidate, merge, to_block
+from headcount.detect.log import ActionLog
+from headcount.detect.scoring import Background
+
+# Blocks scoring below this (log10 odds against chance, after paying for the choice of
+# members and window) are not reported; calibrated on background-only logs (bench/detect.py).
+DEFAULT_MIN_SCORE = 2.0
+
+Progress = Callable[[str], None]
+
+
+class Detector:
+    """Parameters in `__init__`, work in `fit`, results in `blocks_` (most suspicious first)."""
+
+    name = "detector"
+    top: int = 10
+    min_score: float = DEFAULT_MIN_SCORE
+    refine: bool = True
+
+    def candidates(self, log: ActionLog, background: Background,
+                   progress: Progress | None = None) -> list[Candidate]:
+        raise NotImplementedError
+
+    def fit(self, log: ActionLog, background: Background | None = None,
+            progress: Progress | None = None) -> Detector:
+        background = background or Background(log)
+        found = [best_of(background, c, self.refine)
+                 for c in self.candidates(log, background, progress)]
+        ranked = [c for c in merge(found) if c.score >= self.min_score]
+        self.candidates_ = found
+        self.blocks_: list[Block] = [to_block(c, log) for c in ranked[: self.top]]
+        return self
+
+
+def best_of(background: Background, candidate: Candidate, refine: bool) -> Candidate:
+    """The candidate as found or refined to its core, whichever is less likely by chance."""
+    raw = background.score(candidate)
+    if not refine:
+        return raw
+    refined = background.refine(raw)
+    return refined if refined.score >= raw.score else raw

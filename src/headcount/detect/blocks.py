@@ -1,0 +1,105 @@
+"""Blocks: what a detector reports, in codes while working and in labels at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import numpy as np
+
+from headcount.detect.log import ActionLog
+
+
+@dataclass
+class Candidate:
+    """A block in codes: actors, targets and a time window [start, end] (Unix seconds)."""
+
+    actors: np.ndarray
+    targets: np.ndarray
+    start: int
+    end: int
+    detector: str
+    score: float = float("-inf")
+    events: int = 0
+    expected: float = 0.0
+    evidence: dict[str, Any] = field(default_factory=dict)
+
+    def overlap(self, other: Candidate) -> float:
+        """Share of the smaller block's actors that the other one also holds."""
+        if self.actors.size == 0 or other.actors.size == 0:
+            return 0.0
+        common = np.intersect1d(self.actors, other.actors, assume_unique=True).size
+        return common / min(self.actors.size, other.actors.size)
+
+
+@dataclass(frozen=True)
+class Block:
+    """A coordinated group: who, on what, when, how dense, how unlikely by chance.
+
+    `score` is log10 of the odds against chance after paying for the choice of the
+    block's members and window (see `scoring`); 0 means chance explains it as well.
+    """
+
+    actors: np.ndarray
+    targets: np.ndarray
+    start: int
+    end: int
+    density: float
+    score: float
+    detector: str
+    events: int
+    expected: float
+    evidence: dict[str, Any]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "actors": [_plain(a) for a in self.actors],
+            "targets": [_plain(t) for t in self.targets],
+            "start": _iso(self.start),
+            "end": _iso(self.end),
+            "density": round(self.density, 4),
+            "score": round(self.score, 2),
+            "detector": self.detector,
+            "events": self.events,
+            "expected": round(self.expected, 3),
+            "evidence": self.evidence,
+        }
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _iso(ts: int) -> str:
+    return datetime.fromtimestamp(int(ts), UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_block(candidate: Candidate, log: ActionLog) -> Block:
+    """Translate codes back to the log's labels."""
+    cells = max(1, candidate.actors.size * candidate.targets.size)
+    return Block(
+        actors=log.actor_labels[np.sort(candidate.actors)],
+        targets=log.target_labels[np.sort(candidate.targets)],
+        start=candidate.start, end=candidate.end,
+        density=min(1.0, candidate.evidence.get("pairs", candidate.events) / cells),
+        score=candidate.score, detector=candidate.detector,
+        events=candidate.events, expected=candidate.expected, evidence=candidate.evidence,
+    )
+
+
+def merge(candidates: list[Candidate], threshold: float = 0.5) -> list[Candidate]:
+    """Keep the best-scoring of each group of overlapping candidates, best first.
+
+    Overlap is measured on actors (the share of the smaller block), so a block seen
+    by several detectors is reported once, with every detector that saw it.
+    """
+    kept: list[Candidate] = []
+    for candidate in sorted(candidates, key=lambda c: c.score, reverse=True):
+        twin = next((k for k in kept if k.overlap(candidate) >= threshold), None)
+        if twin is None:
+            candidate.evidence.setdefault("detectors", [candidate.detector])
+            kept.append(candidate)
+        elif candidate.detector not in twin.evidence["detectors"]:
+            twin.evidence["detectors"].append(candidate.detector)
+    return kept

@@ -1,0 +1,153 @@
+"""How unlikely a block is against the background, and trimming a block to its core.
+
+The background is independent activity: a cell (actor, target, hour) is expected
+with probability proportional to the actor's activity × the target's popularity ×
+the hour's traffic (the degree-corrected null of CrossSpot, Jiang et al. 2015).
+A block's evidence is its Poisson log-likelihood ratio against that expectation;
+its score subtracts the cost of choosing its members and window among all that
+could have been chosen (log-binomial counts), so the greedy search cannot make a
+block out of chance alone: background blocks score below zero.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.special import gammaln
+from scipy.stats import poisson
+
+from headcount.detect.blocks import Candidate
+from headcount.detect.log import ActionLog
+
+LN10 = math.log(10.0)
+
+
+def log_choose(n: float, k: float) -> float:
+    return float(gammaln(n + 1) - gammaln(k + 1) - gammaln(n - k + 1))
+
+
+def poisson_surprise(observed: float, expected: float) -> float:
+    """Log-likelihood ratio of `observed` counts against a Poisson mean (0 when not above it)."""
+    if observed <= expected or observed <= 0:
+        return 0.0
+    return observed * (math.log(observed / max(expected, 1e-300)) - 1.0) + expected
+
+
+class Background:
+    """The log's distinct (actor, target, hour) cells and each value's share of them."""
+
+    def __init__(self, log: ActionLog, resolution_s: int = 3600) -> None:
+        self.resolution_s = resolution_s
+        self.origin = int(log.ts.min())
+        hour = ((log.ts - self.origin) // resolution_s).astype(np.int64)
+        n_hours = int(hour.max()) + 1
+        n_a, n_t = max(log.n_actors, 1), max(log.n_targets, 1)
+        if n_a * n_t * n_hours < 2**62:
+            key = np.unique((log.actor.astype(np.int64) * n_t + log.target) * n_hours + hour)
+            self.hour = (key % n_hours).astype(np.int32)
+            pair = key // n_hours
+            self.target = (pair % n_t).astype(np.int32)
+            self.actor = (pair // n_t).astype(np.int32)
+        else:  # too many combinations for one int64 key: sort on three columns
+            order = np.lexsort((hour, log.target, log.actor))
+            a, t, h = log.actor[order], log.target[order], hour[order]
+            first = np.ones(a.size, dtype=bool)
+            first[1:] = (a[1:] != a[:-1]) | (t[1:] != t[:-1]) | (h[1:] != h[:-1])
+            self.actor, self.target, self.hour = a[first], t[first], h[first].astype(np.int32)
+        self.total = float(self.actor.size)
+        self.actor_mass = np.bincount(self.actor, minlength=n_a).astype(np.float64)
+        self.target_mass = np.bincount(self.target, minlength=n_t).astype(np.float64)
+        self.hour_mass = np.bincount(self.hour, minlength=n_hours).astype(np.float64)
+        self.hour_cum = np.concatenate([[0.0], np.cumsum(self.hour_mass)])
+        self.n_actors = int(np.count_nonzero(self.actor_mass))
+        self.n_targets = int(np.count_nonzero(self.target_mass))
+        self.n_hours = n_hours
+
+    def hours(self, start: int, end: int) -> tuple[int, int]:
+        lo = max(0, (start - self.origin) // self.resolution_s)
+        hi = min(self.n_hours - 1, (end - self.origin) // self.resolution_s)
+        return int(lo), int(max(lo, hi))
+
+    def window_share(self, h0: int, h1: int) -> float:
+        return (self.hour_cum[h1 + 1] - self.hour_cum[h0]) / self.total
+
+    def in_window(self, h0: int, h1: int) -> np.ndarray:
+        return (self.hour >= h0) & (self.hour <= h1)
+
+    def member(self, codes: np.ndarray, size: int) -> np.ndarray:
+        flags = np.zeros(size, dtype=bool)
+        flags[codes] = True
+        return flags
+
+    def score(self, c: Candidate) -> Candidate:
+        """Fill in the candidate's events, expectation and score (log10 odds against chance)."""
+        h0, h1 = self.hours(c.start, c.end)
+        is_a = self.member(c.actors, self.actor_mass.size)
+        is_t = self.member(c.targets, self.target_mass.size)
+        inside = self.in_window(h0, h1) & is_a[self.actor] & is_t[self.target]
+        observed = float(np.count_nonzero(inside))
+        f_a = self.actor_mass[c.actors].sum() / self.total
+        f_t = self.target_mass[c.targets].sum() / self.total
+        expected = self.total * f_a * f_t * self.window_share(h0, h1)
+        windows = self.n_hours * (self.n_hours + 1) / 2
+        cost = (log_choose(self.n_actors, c.actors.size) + log_choose(self.n_targets, c.targets.size)
+                + math.log(windows))
+        c.events, c.expected = int(observed), expected
+        c.score = (poisson_surprise(observed, expected) - cost) / LN10
+        pairs = np.unique(self.actor[inside].astype(np.int64) * self.target_mass.size + self.target[inside])
+        c.evidence.update({"pairs": int(pairs.size), "cells": int(observed),
+                           "expected_cells": round(expected, 3)})
+        return c
+
+    def _significant(self, counts: np.ndarray, expected: np.ndarray) -> np.ndarray:
+        """Values whose count in the block is beyond chance, given that they are in it at all.
+
+        Conditioning on at least one cell means only the values that touch the block are
+        tested, and the Bonferroni bound runs over those few, not over the whole log.
+        """
+        touching = counts > 0
+        eligible = int(np.count_nonzero(touching))
+        if eligible == 0:
+            return touching
+        mu = np.maximum(expected[touching], 1e-12)
+        m = counts[touching]
+        log_p = poisson.logsf(m - 1, mu) - poisson.logsf(0, mu)
+        keep = np.zeros_like(touching)
+        keep[np.flatnonzero(touching)] = (m >= 2) & (log_p + math.log(eligible) < 0.0)
+        return keep
+
+    def refine(self, c: Candidate, rounds: int = 4) -> Candidate:
+        """Trim (and grow) a block to the actors, targets and window that carry it."""
+        actors, targets, start, end = c.actors, c.targets, c.start, c.end
+        for _ in range(rounds):
+            h0, h1 = self.hours(start, end)
+            window = self.in_window(h0, h1)
+            f_w = self.window_share(h0, h1)
+            is_t = self.member(targets, self.target_mass.size)
+            sel = window & is_t[self.target]
+            counts = np.bincount(self.actor[sel], minlength=self.actor_mass.size)
+            f_t = self.target_mass[targets].sum() / self.total
+            new_actors = np.flatnonzero(self._significant(counts, self.actor_mass * f_t * f_w))
+            if new_actors.size == 0:
+                break
+            is_a = self.member(new_actors, self.actor_mass.size)
+            sel = window & is_a[self.actor]
+            counts = np.bincount(self.target[sel], minlength=self.target_mass.size)
+            f_a = self.actor_mass[new_actors].sum() / self.total
+            new_targets = np.flatnonzero(self._significant(counts, self.target_mass * f_a * f_w))
+            if new_targets.size == 0:
+                break
+            is_t = self.member(new_targets, self.target_mass.size)
+            core = is_a[self.actor] & is_t[self.target]
+            hours = self.hour[core & window] if np.any(core & window) else self.hour[core]
+            lo, hi = np.quantile(hours, [0.01, 0.99]) if hours.size >= 20 else (hours.min(), hours.max())
+            new_start = self.origin + int(lo) * self.resolution_s
+            new_end = self.origin + (int(hi) + 1) * self.resolution_s - 1
+            stable = (np.array_equal(new_actors, actors) and np.array_equal(new_targets, targets)
+                      and (new_start, new_end) == (start, end))
+            actors, targets, start, end = new_actors, new_targets, new_start, new_end
+            if stable:
+                break
+        refined = Candidate(actors, targets, start, end, c.detector, evidence=dict(c.evidence))
+        return self.score(refined)
