@@ -1,0 +1,77 @@
+"""`headcount report`: a pool's self-contained HTML report and, if asked, its cleaned contact list."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+
+import click
+
+from headcount.cli.backup import STORE_OPTION
+
+
+@click.command()
+@click.option("--pool", "pool_id", required=True, help="the pool to report on")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="HTML file to write")
+@STORE_OPTION
+@click.option("--blocks", "blocks_path", type=click.Path(exists=True, dir_okay=False),
+              help="detected groups: the JSON of `headcount detect --out` or GET /v1/blocks")
+@click.option("--history", multiple=True, metavar="POOL",
+              help="earlier pools to learn show-up rates from (repeat); default: every pool of the same"
+                   " kind with check-ins")
+@click.option("--contacts-out", type=click.Path(dir_okay=False, writable=True),
+              help="also write the contacts of the people judged real (CSV; audited; needs kept contacts)")
+@click.option("--reason", help="why the contacts are exported; written to the audit log (with --contacts-out)")
+@click.option("--who", default=lambda: os.environ.get("USER", "cli"), show_default="$USER",
+              help="who exports, for the audit log")
+def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | None, history: tuple[str, ...],
+           contacts_out: str | None, reason: str | None, who: str) -> None:
+    """Write a self-contained HTML report of a pool: registrations by risk band, the real
+    headcount against capacity, coordinated groups, and the reasoning in words."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from headcount.privacy.keyring import KeyRingError, load_keyring
+    from headcount.report import cleaned_contacts, gather, judged_real, render_html
+    from headcount.report.build import ReportError, check_blocks
+    from headcount.store import StoreError, open_store
+
+    if contacts_out and not (reason and reason.strip()):
+        raise click.BadParameter("exporting contacts needs a reason for the audit log", param_hint="--reason")
+    blocks: list[dict[str, object]] = []
+    if blocks_path:
+        try:
+            with open(blocks_path, "rb") as f:
+                blocks = check_blocks(json.load(f))
+        except (ValueError, ReportError) as exc:
+            raise click.BadParameter(f"{blocks_path}: {exc}", param_hint="--blocks") from exc
+    try:
+        store = open_store(store_url)
+    except StoreError as exc:
+        raise click.ClickException(str(exc)) from exc
+    try:
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
+                      TimeElapsedColumn(), transient=True) as bar:
+            task = bar.add_task("reading the action log", total=None)
+            data = gather(store, pool_id, blocks=blocks, history=list(history) or None,
+                          progress=lambda n: bar.advance(task, n))
+            bar.update(task, description="writing the report")
+            with open(out, "w", encoding="utf-8") as f:
+                f.write(render_html(data))
+        click.echo(f"report on {pool_id} written to {out}")
+        if contacts_out:
+            real = judged_real(data.people)
+            rows = cleaned_contacts(store, load_keyring(), pool_id, real, who=who, reason=reason or "")
+            with open(contacts_out, "w", newline="", encoding="utf-8") as f:
+                writer = csv.writer(f)
+                writer.writerow(["actor_key", "seats", "emails", "phones"])
+                for c in rows:
+                    writer.writerow([c.actor_key, c.seats, ";".join(c.emails), ";".join(c.phones)])
+            click.echo(f"{len(rows):,} of {len(data.people):,} registrants judged real, with contacts,"
+                       f" written to {contacts_out}; the export is in the audit log")
+    except ReportError as exc:
+        raise click.BadParameter(str(exc), param_hint=f"--{exc.field}") from exc
+    except (ValueError, KeyRingError, StoreError) as exc:
+        raise click.ClickException(str(exc)) from exc
+    finally:
+        store.close()
