@@ -4,6 +4,12 @@ The guard says who the person is and how risky; the budgets say how often that
 person may do this; the store counts and appends atomically, so all server
 processes share one count. Every attempt lands in the action log, which the
 detectors read.
+
+The guard is asked with the verb, so velocity counts `register` as a
+registration and other verbs only in their own key space, if the policy counts
+them at all (see `headcount.guard.signals_guard`). When the policy asks for a
+challenge, the action is refused (logged as denied, reason `challenge`) until it
+comes back with a token; with a good one it counts against the budgets as usual.
 """
 
 from __future__ import annotations
@@ -11,9 +17,10 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from headcount.budgets import DEFAULT_BUDGETS, Budget, budgets_for
+from headcount.challenges import Challenge, ChallengeRequired, ChallengeService, Refusal
 from headcount.ledger.service import ActorInfo, Decision, Guard, IdentityGuard
 from headcount.privacy.keyring import KeyRing
 from headcount.store.base import ActionRequest, ActionResult, Store
@@ -24,10 +31,14 @@ class ActionOutcome:
     result: ActionResult
     decision: Decision
     budget: Budget | None  # the budget that refused it, if one did
+    challenge: Challenge | None = None  # refused until the person passes this challenge
+    refused_token: Refusal | None = None  # why the token it brought did not count
 
     @property
     def reasons(self) -> list[str]:
         reasons = list(self.decision.reasons)
+        if self.challenge is not None:
+            return [*reasons, *([self.refused_token.value] if self.refused_token else []), "challenge"]
         if not self.decision.allow:
             reasons.append("denied")
         elif self.budget is not None:
@@ -43,16 +54,29 @@ class ActionService:
         ring: KeyRing | None = None,
         budgets: dict[str, tuple[Budget, ...]] | None = None,
         clock: Callable[[], float] = time.time,
+        challenges: ChallengeService | None = None,
     ) -> None:
         self.store = store
         self.guard: Guard = guard or IdentityGuard(ring)
         self.ring = ring
         self.budgets = budgets or DEFAULT_BUDGETS
         self.clock = clock
+        self.challenges = challenges  # without it a challenge band denies
 
-    def _request(self, verb: str, actor: ActorInfo, target: str, ts: float | None) -> tuple[ActionRequest, Decision, tuple[Budget, ...]]:
+    def _request(
+        self, verb: str, actor: ActorInfo, target: str, ts: float | None, token: str | None = None,
+    ) -> tuple[ActionRequest, Decision, tuple[Budget, ...], ChallengeRequired | None]:
         now = self.clock() if ts is None else ts
-        decision = self.guard.assess(actor, f"action:{verb}", now)  # sync: called from a thread
+        decision = self.guard.assess(actor, f"action:{verb}", now, verb=verb)  # sync: called from a thread
+        required = None
+        if decision.challenge and self.challenges is not None:
+            # the challenge expires by the clock, whatever time an imported event carries
+            resolved = self.challenges.resolve(decision, f"action:{verb}", token, self.clock())
+            if isinstance(resolved, ChallengeRequired):
+                required = resolved
+                decision = replace(decision, reasons=(*decision.reasons, "challenge"))
+            else:
+                decision = resolved
         budgets = budgets_for(verb, self.budgets)
         attrs = {}
         for kind, value in (("ip", actor.ip), ("device", actor.device)):
@@ -63,18 +87,27 @@ class ActionService:
             budgets=tuple((b.limit, b.window_s) for b in budgets),
             score=decision.score, reasons=decision.reasons, attrs=attrs, denied=not decision.allow,
         )
-        return request, decision, budgets
+        return request, decision, budgets, required
 
-    def _outcome(self, result: ActionResult, decision: Decision, budgets: tuple[Budget, ...]) -> ActionOutcome:
+    def _outcome(
+        self, result: ActionResult, decision: Decision, budgets: tuple[Budget, ...], required: ChallengeRequired | None,
+    ) -> ActionOutcome:
+        if required is not None:
+            return ActionOutcome(result, required.decision, None, required.challenge, required.refused)
         refused_by = None
         if result.exceeded is not None:
             refused_by = next(b for b in budgets if (b.limit, b.window_s) == result.exceeded)
         return ActionOutcome(result, decision, refused_by)
 
-    def record(self, verb: str, actor: ActorInfo, target: str, ts: float | None = None) -> ActionOutcome:
-        request, decision, budgets = self._request(verb, actor, target, ts)
-        return self._outcome(self.store.record_action(request), decision, budgets)
+    def record(
+        self, verb: str, actor: ActorInfo, target: str, ts: float | None = None, challenge_token: str | None = None,
+    ) -> ActionOutcome:
+        request, decision, budgets, required = self._request(verb, actor, target, ts, challenge_token)
+        return self._outcome(self.store.record_action(request), decision, budgets, required)
 
-    async def arecord(self, verb: str, actor: ActorInfo, target: str, ts: float | None = None) -> ActionOutcome:
-        request, decision, budgets = await asyncio.to_thread(self._request, verb, actor, target, ts)
-        return self._outcome(await self.store.arecord_action(request), decision, budgets)
+    async def arecord(
+        self, verb: str, actor: ActorInfo, target: str, ts: float | None = None, challenge_token: str | None = None,
+    ) -> ActionOutcome:
+        request, decision, budgets, required = await asyncio.to_thread(
+            self._request, verb, actor, target, ts, challenge_token)
+        return self._outcome(await self.store.arecord_action(request), decision, budgets, required)

@@ -20,7 +20,8 @@ from headcount import __version__
 from headcount.actions import ActionService
 from headcount.api.auth import KeyVerifier
 from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, holds, pools, privacy
+from headcount.api.routes import actions, challenges, holds, pools, privacy
+from headcount.challenges import ChallengeService
 from headcount.config import Settings
 from headcount.guard import SignalsGuard
 from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
@@ -105,7 +106,10 @@ def create_app(
     if guard is None:  # HEADCOUNT_GUARD=identity: persons without risk (for comparisons)
         guard = (IdentityGuard(ring, store) if os.environ.get("HEADCOUNT_GUARD") == "identity"
                  else SignalsGuard(ring, store, Policy.load()))
-    ledger = Ledger(store, guard, keep_contacts=keeper)
+    policy: Policy | None = getattr(guard, "policy", None)
+    challenger = (ChallengeService(store, ring, policy.challenge_ttl_s, policy.token_ttl_s) if policy
+                  else ChallengeService(store, ring))
+    ledger = Ledger(store, guard, keep_contacts=keeper, challenges=challenger)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -130,7 +134,8 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.store = store
-    app.state.actions = ActionService(store, ledger.guard, ring)
+    app.state.actions = ActionService(store, ledger.guard, ring, challenges=challenger)
+    app.state.challenges = challenger
     app.state.keyring = ring
     app.state.settings = settings
     app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
@@ -138,6 +143,7 @@ def create_app(
     app.include_router(pools.router)
     app.include_router(holds.router)
     app.include_router(actions.router)
+    app.include_router(challenges.router)
     app.include_router(privacy.router)
     mount_dashboard(app)
     app.add_middleware(SecurityHeaders)

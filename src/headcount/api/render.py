@@ -22,6 +22,7 @@ STATUS = {
     Result.BAD_STATE: 409,
     Result.ACTOR_LIMIT: 429,
     Result.DENIED: 403,
+    Result.CHALLENGE: 428,
     Result.NOT_FOUND: 404,
     Result.IDEMPOTENCY_MISMATCH: 422,
 }
@@ -32,6 +33,7 @@ DETAIL = {
     Result.BAD_STATE: "the hold is not in a state that allows this",
     Result.ACTOR_LIMIT: "this person's limit for the pool is reached",
     Result.DENIED: "the request was refused on risk",
+    Result.CHALLENGE: "pass the challenge, then repeat the request with its challenge_token",
     Result.NOT_FOUND: "no such resource",
     Result.IDEMPOTENCY_MISMATCH: "this Idempotency-Key was used with a different request",
 }
@@ -45,6 +47,9 @@ def _public_body(body: dict[str, Any]) -> dict[str, Any]:
     out = dict(body)
     if isinstance(out.get("expires_at"), int | float):
         out["expires_at"] = iso(out["expires_at"])
+    challenge = out.get("challenge")
+    if isinstance(challenge, dict) and isinstance(challenge.get("expires_at"), int | float):
+        out["challenge"] = {**challenge, "expires_at": iso(challenge["expires_at"])}
     risk = out.get("risk")
     if isinstance(risk, dict):
         out["risk"] = {"score": float(risk.get("score", 0.0)), "reasons": list(risk.get("reasons", []))}
@@ -59,7 +64,7 @@ def outcome_response(outcome: Outcome) -> Response:
         return Response(orjson.dumps(body), status_code=status, media_type="application/json",
                         headers=headers)
     reasons = [str(r) for r in body.pop("reasons", [])]
-    field = "Idempotency-Key" if outcome.result is Result.IDEMPOTENCY_MISMATCH else None
+    field = "Idempotency-Key" if outcome.result is Result.IDEMPOTENCY_MISMATCH else body.pop("field", None)
     code = outcome.result.value.replace("_", "-")
     return problem_response(status, code, DETAIL[outcome.result], reasons=reasons, field=field,
                             extra=body, headers=headers)

@@ -57,9 +57,15 @@ class ActorIn(Strict):
         return self
 
 
+#: The token a passed challenge yields (`POST /v1/challenges/{id}/pass`).
+ChallengeToken = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9._-]{1,300}$")]
+CHALLENGE_TOKEN_DOC = "the token from passing the challenge this request was answered with (428) before"
+
+
 class HoldIn(Strict):
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     actor: ActorIn
+    challenge_token: ChallengeToken | None = Field(None, description=CHALLENGE_TOKEN_DOC)
 
 
 class Risk(BaseModel):
@@ -104,6 +110,13 @@ class HoldStateOut(BaseModel):
     quantity: int
     expires_at: str | None = None
     actor_key: str | None = None
+
+
+class ChallengePassOut(BaseModel):
+    challenge_id: str
+    token: str
+    expires_at: str
+    scope: str
 
 
 class Problem(BaseModel):

@@ -2,12 +2,19 @@
 
 Linking uses the canonical mailbox and the E.164 number, not the raw strings,
 so aliases of one mailbox and spellings of one number are one person.
+
+Velocity counts per verb. Holds and `register` actions are registrations: they
+share one count per network and phone-number block, limited by the policy's
+`[velocity]`. Any other verb (follow, unfollow, checkin, ...) is not counted at
+all unless the policy has a `[velocity.<verb>]` table, and then it counts in a
+key space of its own: a household that follows a hundred accounts does not look
+like a registration farm, and a farm's registrations are not diluted by follows.
 """
 
 from __future__ import annotations
 
 from headcount.ledger.service import ActorInfo, Decision, IdentityGuard
-from headcount.policy import Policy
+from headcount.policy import REGISTRATION_VERBS, Policy
 from headcount.privacy.keyring import KeyRing
 from headcount.signals import analyze_email, analyze_network, analyze_phone
 from headcount.store.base import Store
@@ -59,8 +66,9 @@ class SignalsGuard(IdentityGuard):
             reasons.append("no_contact")
         return keys, reasons, rate_keys
 
-    def _velocity_reasons(self, rate_keys: dict[str, str], counts: dict[str, tuple[int, ...]]) -> list[str]:
-        limits = self.policy.velocity or {}
+    def _velocity_reasons(
+        self, rate_keys: dict[str, str], counts: dict[str, tuple[int, ...]], limits: dict[str, int]
+    ) -> list[str]:
         reasons = []
         for kind, key in rate_keys.items():
             hour, day = counts.get(key, (0, 0))
@@ -68,8 +76,14 @@ class SignalsGuard(IdentityGuard):
                 reasons.append(f"velocity_{kind}")
         return reasons
 
-    def _counted(self) -> bool:
-        return self.store is not None and bool(self.policy.velocity)
+    def _velocity_plan(self, verb: str, rate_keys: dict[str, str]) -> tuple[dict[str, str], dict[str, int]] | None:
+        """(the keys to count, by kind; their limits) for a verb, or None when it is not counted."""
+        limits = self.policy.velocity_for(verb)
+        if self.store is None or not limits or not rate_keys:
+            return None
+        if verb in REGISTRATION_VERBS:
+            return rate_keys, limits
+        return {kind: f"{verb}/{key}" for kind, key in rate_keys.items()}, limits  # the verb's own space
 
     def identities(self, actor: ActorInfo) -> list[str]:
         return self._signals(actor)[0]
@@ -77,21 +91,30 @@ class SignalsGuard(IdentityGuard):
     def _decision(self, actor_key: str, reasons: list[str]) -> Decision:
         score = self.policy.score(reasons)
         band = self.policy.band(score)
+        unique = tuple(dict.fromkeys(reasons))
+        passed = None
+        if band.challenge and band.on_pass:
+            after = self.policy.band_named(band.on_pass)
+            passed = Decision(actor_key=actor_key, score=score, reasons=unique, ttl_factor=after.ttl_factor,
+                              actor_cap=after.actor_cap, extra={"band": after.name})
         return Decision(
-            actor_key=actor_key, score=score, reasons=tuple(dict.fromkeys(reasons)), allow=not band.deny,
+            actor_key=actor_key, score=score, reasons=unique, allow=not (band.deny or band.challenge),
             ttl_factor=band.ttl_factor, actor_cap=band.actor_cap, extra={"band": band.name},
+            challenge=passed is not None, passed=passed,
         )
 
-    def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
-        if self._counted() and rate_keys:
-            counts = self.store.hit_velocity(list(rate_keys.values()), now, WINDOWS)  # type: ignore[union-attr]
-            reasons += self._velocity_reasons(rate_keys, counts)
+        plan = self._velocity_plan(verb, rate_keys)
+        if plan is not None:
+            counts = self.store.hit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
+            reasons += self._velocity_reasons(plan[0], counts, plan[1])
         return self._decision(self.person(keys, actor, now), reasons)
 
-    async def aassess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+    async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
-        if self._counted() and rate_keys:
-            counts = await self.store.ahit_velocity(list(rate_keys.values()), now, WINDOWS)  # type: ignore[union-attr]
-            reasons += self._velocity_reasons(rate_keys, counts)
+        plan = self._velocity_plan(verb, rate_keys)
+        if plan is not None:
+            counts = await self.store.ahit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
+            reasons += self._velocity_reasons(plan[0], counts, plan[1])
         return self._decision(await self.aperson(keys, actor, now), reasons)

@@ -31,6 +31,7 @@ class Result(enum.StrEnum):
     SOLD_OUT = "sold_out"  # not enough capacity left
     ACTOR_LIMIT = "actor_limit"  # per-actor (per-person) limit reached
     DENIED = "denied"  # the guard refused the actor
+    CHALLENGE = "challenge_required"  # refused until the person passes a challenge (never stored)
     NOT_FOUND = "not_found"
     EXISTS = "exists"  # pool id already taken
     BAD_STATE = "bad_state"  # e.g. confirming an expired or released hold

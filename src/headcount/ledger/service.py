@@ -24,6 +24,7 @@ from headcount.ledger.models import (
 )
 
 if TYPE_CHECKING:  # the store imports ledger.models; avoid a cycle at run time
+    from headcount.challenges import ChallengeRequired, ChallengeService
     from headcount.privacy.keyring import KeyRing
     from headcount.store.base import Store
 
@@ -54,10 +55,16 @@ class Decision:
     ttl_factor: float = 1.0
     actor_cap: int | None = None
     extra: dict[str, object] = field(default_factory=dict)
+    #: the policy asks for a challenge: refused (allow is False) unless a valid token comes
+    #: with the request, and then `passed` applies instead
+    challenge: bool = False
+    passed: Decision | None = None
 
 
 class Guard(Protocol):
-    def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision: ...
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
+        """`verb` is "hold" for the ledger, the action's verb for /v1/actions."""
+        ...
 
 
 class IdentityGuard:
@@ -99,10 +106,10 @@ class IdentityGuard:
         found = await store.aread(lambda: store.resolve_person(keys))
         return found or await store.alink_identities(keys, now)
 
-    def assess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         return Decision(actor_key=self.person(self.identities(actor), actor, now))
 
-    async def aassess(self, actor: ActorInfo, pool_id: str, now: float) -> Decision:
+    async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         return Decision(actor_key=await self.aperson(self.identities(actor), actor, now))
 
 
@@ -115,12 +122,15 @@ class Ledger:
         guard: Guard | None = None,
         clock: Callable[[], float] = time.time,
         keep_contacts: Callable[[str, ActorInfo], None] | None = None,
+        challenges: ChallengeService | None = None,
     ) -> None:
         self.store = store
         self.guard: Guard = guard or IdentityGuard()
         self.clock = clock
         #: called after each successful hold to keep the actor's raw contacts (encrypted)
         self.keep_contacts = keep_contacts
+        #: issues and checks challenges; without it a challenge band denies
+        self.challenges = challenges
 
     def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
         return self.store.create_pool(spec, self.clock(), idem)
@@ -131,16 +141,39 @@ class Ledger:
     def pools(self) -> list[Pool]:
         return self.store.list_pools(self.clock())
 
-    def _decide(self, pool_id: str, quantity: int, actor: ActorInfo, now: float) -> HoldRequest | Outcome:
-        return self._request(pool_id, quantity, self.guard.assess(actor, pool_id, now))
+    def _decide(
+        self, pool_id: str, quantity: int, actor: ActorInfo, now: float,
+        token: str | None = None, idem: IdempotencyKey | None = None,
+    ) -> HoldRequest | Outcome:
+        decision = self.guard.assess(actor, pool_id, now)
+        if decision.challenge and self.challenges is not None:
+            return self._request(pool_id, quantity, self.challenges.resolve(
+                decision, f"pool:{pool_id}", token, now, idem))
+        return self._request(pool_id, quantity, decision)
 
-    async def _adecide(self, pool_id: str, quantity: int, actor: ActorInfo, now: float) -> HoldRequest | Outcome:
+    async def _adecide(
+        self, pool_id: str, quantity: int, actor: ActorInfo, now: float,
+        token: str | None = None, idem: IdempotencyKey | None = None,
+    ) -> HoldRequest | Outcome:
         aassess = getattr(self.guard, "aassess", None)
         decision = await aassess(actor, pool_id, now) if aassess else self.guard.assess(actor, pool_id, now)
+        if decision.challenge and self.challenges is not None:  # rare: only risky requests get here
+            return self._request(pool_id, quantity, await asyncio.to_thread(
+                self.challenges.resolve, decision, f"pool:{pool_id}", token, now, idem))
         return self._request(pool_id, quantity, decision)
 
     @staticmethod
-    def _request(pool_id: str, quantity: int, decision: Decision) -> HoldRequest | Outcome:
+    def _request(pool_id: str, quantity: int, decision: Decision | ChallengeRequired) -> HoldRequest | Outcome:
+        if not isinstance(decision, Decision):
+            body: dict[str, object] = {
+                "pool_id": pool_id,
+                "risk": {"score": decision.decision.score, "reasons": list(decision.decision.reasons)},
+                "reasons": decision.reasons,
+                "challenge": {"id": decision.challenge.id, "expires_at": decision.challenge.expires_at},
+            }
+            if decision.refused is not None:
+                body["field"] = "challenge_token"
+            return Outcome(Result.CHALLENGE, body)
         if not decision.allow:
             return Outcome(
                 Result.DENIED,
@@ -163,9 +196,10 @@ class Ledger:
         quantity: int,
         actor: ActorInfo,
         idem: IdempotencyKey | None = None,
+        challenge_token: str | None = None,
     ) -> Outcome:
         now = self.clock()
-        request = self._decide(pool_id, quantity, actor, now)
+        request = self._decide(pool_id, quantity, actor, now, challenge_token, idem)
         if isinstance(request, Outcome):
             return request
         outcome = self.store.place_hold(request, now, idem)
@@ -174,11 +208,12 @@ class Ledger:
         return outcome
 
     async def ahold(
-        self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None = None
+        self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None = None,
+        challenge_token: str | None = None,
     ) -> Outcome:
         """`hold` for the async HTTP service."""
         now = self.clock()
-        request = await self._adecide(pool_id, quantity, actor, now)
+        request = await self._adecide(pool_id, quantity, actor, now, challenge_token, idem)
         if isinstance(request, Outcome):
             return request
         outcome = await self.store.aplace_hold(request, now, idem)

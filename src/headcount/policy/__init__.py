@@ -1,6 +1,12 @@
 """The risk policy: weights per reason, and what each band of the score gets.
 
 Loaded from TOML (`tomllib`); a bad file is an error that names the key.
+
+A band may ask for a challenge (`challenge = true`): the request is refused with
+a challenge the client puts to the person (a CAPTCHA, an SMS code: the client's
+choice); once the client's backend marks it passed, the retried request gets the
+band named by `on_pass`, once. `[challenge]` sets how long a person has to pass
+(`ttl_s`) and how long the token then stays good (`token_ttl_s`).
 """
 
 from __future__ import annotations
@@ -8,7 +14,7 @@ from __future__ import annotations
 import math
 import os
 import tomllib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
@@ -24,7 +30,14 @@ class Band:
     ttl_factor: float = 1.0
     actor_cap: int | None = None
     deny: bool = False
+    challenge: bool = False  # refused until the person passes a challenge
+    on_pass: str | None = None  # the band a passed challenge gets (challenge bands only)
 
+
+#: Verbs that count as registrations for velocity: a hold, and `register` through /v1/actions.
+REGISTRATION_VERBS = frozenset({"hold", "register"})
+CHALLENGE_TTL_RANGE = (10, 86400)
+TOKEN_TTL_RANGE = (10, 3600)
 
 VELOCITY_KEYS = ("network_per_hour", "network_per_day", "phone_block_per_hour", "phone_block_per_day")
 
@@ -33,7 +46,11 @@ VELOCITY_KEYS = ("network_per_hour", "network_per_day", "phone_block_per_hour", 
 class Policy:
     weights: dict[str, float]
     bands: tuple[Band, ...]
-    velocity: dict[str, int] | None = None  # limits per key and window; None: no velocity
+    velocity: dict[str, int] | None = None  # registrations: limits per key and window; None: no velocity
+    #: other verbs counted in their own key space (`[velocity.<verb>]`); a verb not here is not counted
+    verb_velocity: dict[str, dict[str, int]] = field(default_factory=dict)
+    challenge_ttl_s: int = 600  # how long a person has to pass a challenge
+    token_ttl_s: int = 300  # how long the token a pass yields stays good (once)
 
     def score(self, reasons: tuple[str, ...] | list[str]) -> float:
         total = sum(self.weights.get(r, 0.0) for r in reasons)
@@ -44,6 +61,16 @@ class Policy:
             if band.below is None or score < band.below:
                 return band
         return self.bands[-1]
+
+    def band_named(self, name: str) -> Band:
+        for band in self.bands:
+            if band.name == name:
+                return band
+        raise KeyError(name)
+
+    def velocity_for(self, verb: str) -> dict[str, int] | None:
+        """The velocity limits a verb counts under: registrations' for holds and `register`."""
+        return self.velocity if verb in REGISTRATION_VERBS else self.verb_velocity.get(verb)
 
     @classmethod
     def from_toml(cls, text: str, source: str = "policy") -> Policy:
@@ -79,18 +106,51 @@ class Policy:
             cap = b.get("actor_cap")
             if cap is not None and (not isinstance(cap, int) or cap < 1):
                 raise PolicyError(f"{where}.actor_cap must be a whole number >= 1")
+            deny, challenge, on_pass = b.get("deny", False), b.get("challenge", False), b.get("on_pass")
+            if not isinstance(deny, bool) or not isinstance(challenge, bool):
+                raise PolicyError(f"{where}.{'deny' if not isinstance(deny, bool) else 'challenge'} must be true or false")
+            if deny and challenge:
+                raise PolicyError(f"{where}.challenge cannot go with deny")
+            if challenge != (on_pass is not None):
+                raise PolicyError(f"{where}.on_pass names the band a passed challenge gets; "
+                                  "it goes with challenge = true, and only with it")
             bands.append(Band(b["name"], None if below is None else float(below), float(ttl), cap,
-                              bool(b.get("deny", False))))
+                              deny, challenge, on_pass))
+        by_name = {band.name: band for band in bands}
+        for i, band in enumerate(bands):
+            if band.on_pass is None:
+                continue
+            target = by_name.get(band.on_pass) if isinstance(band.on_pass, str) else None
+            if target is None or target.deny or target.challenge:
+                raise PolicyError(f"{source}: bands[{i}].on_pass must name a band that neither denies "
+                                  "nor challenges")
         velocity = data.get("velocity")
+        verb_velocity: dict[str, dict[str, int]] = {}
         if velocity is not None:
             if not isinstance(velocity, dict):
                 raise PolicyError(f"{source}: [velocity] must be a table")
-            for key, value in velocity.items():
-                if key not in VELOCITY_KEYS:
-                    raise PolicyError(f"{source}: velocity.{key} is unknown; use {', '.join(VELOCITY_KEYS)}")
-                if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                    raise PolicyError(f"{source}: velocity.{key} must be a whole number >= 1")
-        return cls({k: float(v) for k, v in weights.items()}, tuple(bands), velocity)
+            verb_velocity = {k: v for k, v in velocity.items() if isinstance(v, dict)}
+            velocity = {k: v for k, v in velocity.items() if not isinstance(v, dict)}
+            for verb, limits in verb_velocity.items():
+                if verb in REGISTRATION_VERBS or not verb.isidentifier() or not verb.islower():
+                    raise PolicyError(f"{source}: velocity.{verb} must be a lower-case verb other than "
+                                      f"{' and '.join(sorted(REGISTRATION_VERBS))} (they count as registrations)")
+                _velocity_limits(limits, f"{source}: velocity.{verb}")
+            _velocity_limits(velocity, f"{source}: velocity")
+        challenge = data.get("challenge", {})
+        if not isinstance(challenge, dict):
+            raise PolicyError(f"{source}: [challenge] must be a table")
+        ttls = {}
+        for key, (lo, hi), default in (("ttl_s", CHALLENGE_TTL_RANGE, 600), ("token_ttl_s", TOKEN_TTL_RANGE, 300)):
+            value = challenge.get(key, default)
+            if not isinstance(value, int) or isinstance(value, bool) or not lo <= value <= hi:
+                raise PolicyError(f"{source}: challenge.{key} must be a whole number of seconds in [{lo}, {hi}]")
+            ttls[key] = value
+        unknown = set(challenge) - set(ttls)
+        if unknown:
+            raise PolicyError(f"{source}: challenge.{sorted(unknown)[0]} is unknown; use ttl_s, token_ttl_s")
+        return cls({k: float(v) for k, v in weights.items()}, tuple(bands), velocity, verb_velocity,
+                   ttls["ttl_s"], ttls["token_ttl_s"])
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Policy:
@@ -103,3 +163,11 @@ class Policy:
                 raise PolicyError(f"cannot read the policy {path}: {exc}") from exc
         text = (resources.files("headcount.policy") / "default.toml").read_text("utf-8")
         return cls.from_toml(text, "default policy")
+
+
+def _velocity_limits(limits: dict[str, object], where: str) -> None:
+    for key, value in limits.items():
+        if key not in VELOCITY_KEYS:
+            raise PolicyError(f"{where}.{key} is unknown; use {', '.join(VELOCITY_KEYS)}")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+            raise PolicyError(f"{where}.{key} must be a whole number >= 1")

@@ -14,7 +14,8 @@ from headcount.api.auth import require
 from headcount.api.deps import PrincipalDep
 from headcount.api.problems import problem_response
 from headcount.api.render import json_response
-from headcount.api.schemas import ActorIn, Strict, problem_responses
+from headcount.api.render import iso
+from headcount.api.schemas import CHALLENGE_TOKEN_DOC, ActorIn, ChallengeToken, Strict, problem_responses
 from headcount.budgets import LEDGER_VERBS
 from headcount.ledger.service import ActorInfo
 
@@ -29,6 +30,7 @@ class ActionIn(Strict):
     actor: ActorIn
     target: Annotated[str, StringConstraints(min_length=1, max_length=200)]
     ts: float | int | str | None = Field(None, description="when it happened: Unix seconds or ISO 8601; default now")
+    challenge_token: ChallengeToken | None = Field(None, description=CHALLENGE_TOKEN_DOC)
 
     @field_validator("verb")
     @classmethod
@@ -56,19 +58,27 @@ class ActionIn(Strict):
         return float(ts)
 
 
-@router.post("/v1/actions", responses=problem_responses(400, 401, 403, 422, 429))
+@router.post("/v1/actions", responses=problem_responses(400, 401, 403, 422, 428, 429))
 async def record_action(body: ActionIn, request: Request, principal: PrincipalDep) -> Response:
-    """Decide one action: 200 `{allowed, remaining, risk}`, 429 when the person's budget is spent, 403 when denied."""
+    """Decide one action: 200 `{allowed, remaining, risk}`, 429 when the person's budget is spent, 403 when denied.
+
+    428 with `challenge: {id, expires_at}` when the policy asks for a challenge (see the holds).
+    """
     require(principal, Role.CLIENT)
     a = body.actor
     outcome = await request.app.state.actions.arecord(
         body.verb, ActorInfo(a.id, a.email, a.phone, a.ip, a.device, a.user_agent), body.target,
-        body.ts,  # type: ignore[arg-type]
+        body.ts, body.challenge_token,  # type: ignore[arg-type]
     )
     risk = {"score": float(outcome.decision.score), "reasons": list(outcome.decision.reasons)}
     if outcome.result.allowed:
         return json_response({"allowed": True, "remaining": outcome.result.remaining, "risk": risk})
     extra = {"allowed": False, "remaining": 0 if outcome.budget else None, "risk": risk}
+    if outcome.challenge is not None:
+        extra["challenge"] = {"id": outcome.challenge.id, "expires_at": iso(outcome.challenge.expires_at)}
+        return problem_response(
+            428, "challenge-required", "pass the challenge, then repeat the request with its challenge_token",
+            reasons=outcome.reasons, extra=extra, field="challenge_token" if outcome.refused_token else None)
     if not outcome.decision.allow:
         return problem_response(403, "denied", "the action was refused on risk", reasons=outcome.reasons,
                                 extra=extra)

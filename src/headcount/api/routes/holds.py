@@ -16,7 +16,7 @@ from headcount.api.schemas import HoldIn, HoldOut, HoldStateOut, problem_respons
 from headcount.ledger.service import ActorInfo
 
 router = APIRouter(tags=["holds"])
-PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422, 429)
+PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422, 428, 429)
 HOLD_ID = Path(max_length=64)
 IDEM_HEADER = Header(
     None, alias="Idempotency-Key", max_length=255,
@@ -33,13 +33,16 @@ async def place_hold(
     pool_id: str = POOL_ID,
     idempotency: str | None = IDEM_HEADER,
 ) -> Response:
-    """Hold `quantity` of a pool for an actor: 201, or 409 (nothing left), 429 (limit), 403 (denied)."""
+    """Hold `quantity` of a pool for an actor: 201, or 409 (nothing left), 429 (limit), 403 (denied).
+
+    428 when the policy asks for a challenge: the answer carries `challenge: {id, expires_at}`;
+    pass it (`POST /v1/challenges/{id}/pass`) and repeat the request with `challenge_token`.
+    """
     require(principal, Role.CLIENT)
     a = body.actor
     actor = ActorInfo(a.id, a.email, a.phone, a.ip, a.device, a.user_agent)
-    return outcome_response(
-        await ledger.ahold(pool_id, body.quantity, actor, idempotency_key(request, principal, body))
-    )
+    return outcome_response(await ledger.ahold(
+        pool_id, body.quantity, actor, idempotency_key(request, principal, body), body.challenge_token))
 
 
 @router.post("/v1/holds/{hold_id}/confirm", response_model=HoldStateOut, responses=PROBLEMS)
