@@ -14,7 +14,7 @@ several blocks by removing each found block's edges) and networkx's greedy++
 densest subgraph (one block) on the actor-target bipartite graph. Both ignore time,
 so they run once per (density, camouflage, seed): the generator keeps the graph
 identical across burst lengths and this script checks it. Times are wall seconds
-of each method alone, input encoding included. With --jobs > 1 cells run in
+(and CPU seconds in the JSON) of each method alone, input encoding included. With --jobs > 1 cells run in
 parallel and times include the contention.
 
 Results go to --out (default bench/results/detect.json); each mode updates its own key.
@@ -110,6 +110,25 @@ def parse_burst(text: str) -> int:
 
 # ---------------------------------------------------------------- methods
 
+class Stopwatch:
+    """Wall and CPU seconds of this process: on a shared machine CPU time is the steadier figure."""
+
+    wall: float = 0.0
+    cpu: float = 0.0
+
+    def __enter__(self) -> Stopwatch:
+        self._wall, self._cpu = time.perf_counter(), time.process_time()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall, self.cpu = time.perf_counter() - self._wall, time.process_time() - self._cpu
+
+    def plus(self, other: Stopwatch) -> Stopwatch:
+        total = Stopwatch()
+        total.wall, total.cpu = self.wall + other.wall, self.cpu + other.cpu
+        return total
+
+
 _warm = False
 
 
@@ -124,15 +143,14 @@ def _warm_up() -> None:
 
 
 def run_ours(actor: np.ndarray, target: np.ndarray, ts: np.ndarray, ip: np.ndarray,
-             **params: Any) -> tuple[list[np.ndarray], float, Any]:
-    """headcount's Ensemble(top=5): its blocks' actor labels, wall seconds, the fitted model."""
+             **params: Any) -> tuple[list[np.ndarray], Stopwatch, Any]:
+    """headcount's Ensemble(top=5): its blocks' actor labels, the time, the fitted model."""
     from headcount.detect import ActionLog, Ensemble
 
-    start = time.perf_counter()
-    log = ActionLog.from_arrays(actor=actor, target=target, ts=ts, extra={"ip": ip})
-    model = Ensemble(top=TOP, **params).fit(log)
-    seconds = time.perf_counter() - start
-    return [np.asarray(b.actors) for b in model.blocks_[:TOP]], seconds, model
+    with Stopwatch() as watch:
+        log = ActionLog.from_arrays(actor=actor, target=target, ts=ts, extra={"ip": ip})
+        model = Ensemble(top=TOP, **params).fit(log)
+    return [np.asarray(b.actors) for b in model.blocks_[:TOP]], watch, model
 
 
 @dataclass(frozen=True)
@@ -143,7 +161,7 @@ class Graph:
     target_labels: np.ndarray
     rows: np.ndarray
     cols: np.ndarray
-    seconds: float  # what building it cost; charged to each baseline
+    watch: Stopwatch  # what building it cost; charged to each baseline
 
     @property
     def key(self) -> tuple[int, int]:
@@ -153,15 +171,15 @@ class Graph:
 
 
 def bipartite(actor: np.ndarray, target: np.ndarray) -> Graph:
-    start = time.perf_counter()
-    actor_labels, a = np.unique(actor, return_inverse=True)
-    target_labels, t = np.unique(target, return_inverse=True)
-    edges = np.unique(a.astype(np.int64) * target_labels.size + t)
-    rows, cols = edges // target_labels.size, edges % target_labels.size
-    return Graph(actor_labels, target_labels, rows, cols, time.perf_counter() - start)
+    with Stopwatch() as watch:
+        actor_labels, a = np.unique(actor, return_inverse=True)
+        target_labels, t = np.unique(target, return_inverse=True)
+        edges = np.unique(a.astype(np.int64) * target_labels.size + t)
+        rows, cols = edges // target_labels.size, edges % target_labels.size
+    return Graph(actor_labels, target_labels, rows, cols, watch)
 
 
-def run_rgmining_fraudar(graph: Graph, blocks: int = TOP) -> tuple[list[np.ndarray], float]:
+def run_rgmining_fraudar(graph: Graph, blocks: int = TOP) -> tuple[list[np.ndarray], Stopwatch]:
     """rgmining-fraudar's FRAUDAR greedy (log-weighted columns), `blocks` blocks.
 
     Called at `fraudar.export.greedy.detectMultiple`, the package's own entry that
@@ -171,28 +189,26 @@ def run_rgmining_fraudar(graph: Graph, blocks: int = TOP) -> tuple[list[np.ndarr
     import scipy.sparse as sp
     from fraudar.export import greedy
 
-    start = time.perf_counter()
-    shape = (graph.actor_labels.size, graph.target_labels.size)
-    matrix = sp.coo_matrix((np.ones(graph.rows.size, dtype=np.int64), (graph.rows, graph.cols)),
-                           shape=shape).tocsr()
-    with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
-        found = greedy.detectMultiple(matrix, greedy.logWeightedAveDegree, blocks)
-    seconds = time.perf_counter() - start + graph.seconds
-    return [graph.actor_labels[sorted(rows)] for (rows, _cols), _score in found], seconds
+    with Stopwatch() as watch:
+        shape = (graph.actor_labels.size, graph.target_labels.size)
+        matrix = sp.coo_matrix((np.ones(graph.rows.size, dtype=np.int64), (graph.rows, graph.cols)),
+                               shape=shape).tocsr()
+        with contextlib.redirect_stdout(io.StringIO()):  # it prints its progress
+            found = greedy.detectMultiple(matrix, greedy.logWeightedAveDegree, blocks)
+    return [graph.actor_labels[sorted(rows)] for (rows, _cols), _score in found], watch.plus(graph.watch)
 
 
-def run_densest(graph: Graph, iterations: int = 1) -> tuple[list[np.ndarray], float]:
+def run_densest(graph: Graph, iterations: int = 1) -> tuple[list[np.ndarray], Stopwatch]:
     """networkx greedy++ densest subgraph on the bipartite graph; its actor nodes are the block."""
     import networkx as nx
 
-    start = time.perf_counter()
-    n_actors = graph.actor_labels.size
-    g = nx.Graph()
-    g.add_edges_from(zip(graph.rows.tolist(), (graph.cols + n_actors).tolist()))
-    _density, nodes = nx.approximation.densest_subgraph(g, iterations, method="greedy++")
-    actors = np.array(sorted(n for n in nodes if n < n_actors), dtype=np.int64)
-    seconds = time.perf_counter() - start + graph.seconds
-    return [graph.actor_labels[actors]], seconds
+    with Stopwatch() as watch:
+        n_actors = graph.actor_labels.size
+        g = nx.Graph()
+        g.add_edges_from(zip(graph.rows.tolist(), (graph.cols + n_actors).tolist()))
+        _density, nodes = nx.approximation.densest_subgraph(g, iterations, method="greedy++")
+        actors = np.array(sorted(n for n in nodes if n < n_actors), dtype=np.int64)
+    return [graph.actor_labels[actors]], watch.plus(graph.watch)
 
 
 # ---------------------------------------------------------------- the sweep
@@ -214,15 +230,15 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
     """Ours at every burst; each baseline once, on the graph all bursts share."""
     _warm_up()
     rows: list[dict[str, Any]] = []
-    shared: dict[str, tuple[Match, float]] = {}
+    shared: dict[str, tuple[Match, Stopwatch]] = {}
     graph_key = None
     for burst in unit.bursts:
         inj = inject(InjectionParams(density=unit.density, burst_s=burst, camouflage=unit.camouflage,
                                      seed=unit.seed))
         cell = {"density": unit.density, "burst_s": burst, "burst": burst_label(burst),
                 "camouflage": unit.camouflage, "seed": unit.seed, "events": len(inj)}
-        blocks, seconds, _ = run_ours(inj.actor, inj.target, inj.ts, inj.ip)
-        rows.append(cell | {"method": "headcount", "seconds": seconds}
+        blocks, watch, _ = run_ours(inj.actor, inj.target, inj.ts, inj.ip)
+        rows.append(cell | {"method": "headcount", "seconds": round(watch.wall, 3), "cpu_s": round(watch.cpu, 3)}
                     | match_dict(best_match((b.tolist() for b in blocks), inj.ring_actors)))
         if unit.baselines:
             graph = bipartite(inj.actor, inj.target)
@@ -238,7 +254,8 @@ def run_unit(unit: Unit) -> list[dict[str, Any]]:
                 raise RuntimeError(f"the graph changed with the burst length in {cell}; "
                                    "baselines cannot be shared across bursts")
             for method, (match, secs) in shared.items():
-                rows.append(cell | {"method": method, "seconds": secs, "shared_across_bursts": True}
+                rows.append(cell | {"method": method, "seconds": round(secs.wall, 3), "cpu_s": round(secs.cpu, 3),
+                                    "shared_across_bursts": True}
                             | match_dict(match))
     return rows
 
@@ -297,6 +314,7 @@ def summarise(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], dict[st
             f1 = [r["f1"] for r in rs]
             cell["methods"][method] = {"f1_mean": round(float(np.mean(f1)), 4), "f1_min": round(min(f1), 4),
                                        "seconds_mean": round(float(np.mean([r["seconds"] for r in rs])), 3),
+                                       "cpu_s_mean": round(float(np.mean([r["cpu_s"] for r in rs])), 3),
                                        "seeds": len(rs)}
         baseline = [v["f1_mean"] for m, v in cell["methods"].items() if m != "headcount"]
         ours = cell["methods"].get("headcount", {}).get("f1_mean", 0.0)
@@ -373,7 +391,8 @@ def null_case(seeds: int) -> dict[str, Any]:
         table.add_column(name, justify="right")
     for seed in range(seeds):
         bg = background(seed=seed)
-        _, seconds, model = run_ours(bg.actor, bg.target, bg.ts, bg.ip, **params)
+        _, watch, model = run_ours(bg.actor, bg.target, bg.ts, bg.ip, **params)
+        seconds = watch.wall
         scores = [float(b.score) for b in model.blocks_]
         top = model.blocks_[0] if model.blocks_ else None
         row = {"seed": seed, "top_score": max(scores) if scores else None,
@@ -440,7 +459,7 @@ def speed(repeats: int, big_events: int, fraudar_blocks: int | None) -> dict[str
         Fraudar().fit(ActionLog.from_arrays(actor=actor, target=target, ts=ts))
         ours.append(time.perf_counter() - start)
         _, secs = run_rgmining_fraudar(bipartite(actor, target), blocks)
-        theirs.append(secs)
+        theirs.append(secs.wall)
         console.print(f"  run {i + 1}: headcount Fraudar {ours[-1]:.2f}s, rgmining-fraudar {theirs[-1]:.2f}s")
     ratio = statistics.median(theirs) / statistics.median(ours)
     console.print(f"  median: headcount {statistics.median(ours):.2f}s, rgmining-fraudar "
