@@ -20,6 +20,7 @@ COMMANDS: dict[str, str] = {
     "purge": "headcount.cli.audit:purge",
     "contacts": "headcount.cli.audit:contacts",
     "simulate": "headcount.cli.simulate:simulate",
+    "detect": "headcount.cli.detect:detect",
     "report": "headcount.cli.report:report",
 }
 

@@ -29,9 +29,16 @@ class Detector:
 
     def fit(self, log: ActionLog, background: Background | None = None,
             progress: Progress | None = None) -> Detector:
+        if len(log) == 0:
+            self.candidates_, self.blocks_ = [], []
+            return self
         background = background or Background(log)
+        if progress:
+            progress("background")
         found = [best_of(background, c, self.refine)
                  for c in self.candidates(log, background, progress)]
+        if progress:
+            progress("scoring")
         ranked = [c for c in merge(found) if c.score >= self.min_score]
         self.candidates_ = found
         self.blocks_: list[Block] = [to_block(c, log) for c in ranked[: self.top]]

@@ -28,24 +28,40 @@ def _encode(values: Any, name: str) -> tuple[np.ndarray, np.ndarray]:
     array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
     if isinstance(array, pa.ChunkedArray):
         array = array.combine_chunks()
-    if array.null_count:
-        row = int(pc.index(pc.is_null(array), True).as_py())
+    empty = pc.is_null(array)
+    if pa.types.is_string(array.type) or pa.types.is_large_string(array.type):
+        empty = pc.or_(empty, pc.equal(pc.utf8_length(pc.utf8_trim_whitespace(array)), 0))
+    if pc.any(empty).as_py():
+        row = int(pc.index(empty, True).as_py())
         raise LogError(f"column {name!r}: empty value in row {row + 1}")
     encoded = array.dictionary_encode()
     codes = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int32, copy=False)
     return codes, encoded.dictionary.to_numpy(zero_copy_only=False)
 
 
+ZONE = r"(Z|z|[+-]\d\d(:?\d\d)?)$"
+
+
+def _iso_micros(array: pa.Array) -> np.ndarray:
+    """ISO 8601 text to Unix microseconds; text without a zone is UTC, a bare date is midnight."""
+    text = pc.utf8_trim_whitespace(array)
+    zoned = pc.match_substring_regex(text, ZONE)
+    date_only = pc.equal(pc.utf8_length(text), 10)
+    suffix = pc.if_else(date_only, "T00:00:00Z", "Z")
+    normal = pc.if_else(zoned, text, pc.binary_join_element_wise(text, suffix, ""))
+    return pc.cast(normal, pa.timestamp("us", tz="UTC")).cast(pa.int64()).to_numpy()
+
+
 def _first_bad_timestamp(array: pa.Array) -> tuple[int, str]:
     for row, value in enumerate(array.to_pylist()):
         try:
-            pc.cast(pa.array([value]), pa.timestamp("us", tz="UTC"))
+            _iso_micros(pa.array([value], pa.string()))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             try:
-                pc.cast(pa.array([value]), pa.timestamp("us"))
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                float(value)
+            except ValueError:
                 return row, str(value)
-    return -1, ""
+    return 0, str(array[0])
 
 
 def parse_timestamps(values: Any) -> np.ndarray:
@@ -67,12 +83,10 @@ def parse_timestamps(values: Any) -> np.ndarray:
         return pc.cast(array, pa.timestamp("s", tz=kind.tz)).cast(pa.int64()).to_numpy()
     if not (pa.types.is_string(kind) or pa.types.is_large_string(kind)):
         raise LogError(f"column 'ts': expected Unix seconds or ISO 8601 text, got {kind}")
-    for target in (pa.timestamp("us", tz="UTC"), pa.timestamp("us")):
-        try:
-            micros = pc.cast(array, target).cast(pa.int64()).to_numpy()
-            return micros // 1_000_000
-        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-            continue
+    try:
+        return _iso_micros(array) // 1_000_000
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     numeric = pc.cast(array, pa.float64(), safe=False) if _all_numeric(array) else None
     if numeric is not None:
         return parse_timestamps(numeric)
@@ -199,6 +213,10 @@ def _read_csv(path: Path) -> pa.Table:
     if not header.strip():
         raise LogError(f"{path}: the first line is empty; expected a header actor,target,ts")
     names = [n.strip('\r\n') for n in header.decode("utf-8", "replace").split(",")]
+    missing = [c for c in REQUIRED if c not in {n.strip().lower() for n in names}]
+    if missing:  # say so before parsing: a foreign header is the likeliest cause of what follows
+        raise LogError(f"{path}: missing column(s) {', '.join(missing)}; a log needs a header "
+                       f"actor,target,ts (the first line is {header[:80].decode('utf-8', 'replace').strip()!r})")
     # Identity columns are labels, never numbers: "007" and "7" are two actors.
     types = {n: pa.string() for n in names if n.strip().lower() != "ts"}
     options = csv.ConvertOptions(column_types=types, strings_can_be_null=False)

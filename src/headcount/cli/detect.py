@@ -1,0 +1,84 @@
+"""`headcount detect LOG`: coordinated groups in an action log, most suspicious first."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import click
+
+
+def _widths(value: str | None) -> tuple[int, ...] | None:
+    if not value:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+    out = []
+    for part in value.split(","):
+        part = part.strip().lower()
+        scale = units.get(part[-1:], None)
+        number = part[:-1] if scale else part
+        try:
+            seconds = int(float(number) * (scale or 1))
+        except ValueError:
+            raise click.BadParameter(f"{part!r} is not a duration such as 3600, 1h, 6h or 3d",
+                                     param_hint="--bucket") from None
+        if seconds <= 0:
+            raise click.BadParameter(f"{part!r} must be positive", param_hint="--bucket")
+        out.append(seconds)
+    return tuple(out)
+
+
+@click.command()
+@click.argument("log_path", metavar="LOG", type=click.Path(dir_okay=False))
+@click.option("--out", type=click.Path(dir_okay=False), help="write the JSON here instead of stdout")
+@click.option("--top", default=10, show_default=True, type=click.IntRange(1, 10_000), help="blocks at most")
+@click.option("--min-score", default=None, type=float,
+              help="reporting threshold (log10 odds against chance); 0 lists every candidate above chance")
+@click.option("--bucket", "buckets", default=None, metavar="WIDTHS",
+              help="time bucket widths, e.g. 1h,6h,3d (default: chosen from the log's span)")
+@click.option("--detectors", default="mzoom,fraudar,lockstep", show_default=True,
+              help="which detectors the ensemble runs")
+@click.option("--max-events", default=200_000_000, show_default=True, type=click.IntRange(1),
+              help="refuse logs with more events than this")
+def detect(log_path: str, out: str | None, top: int, min_score: float | None, buckets: str | None,
+           detectors: str, max_events: int) -> None:
+    """Find coordinated groups in LOG (CSV or Parquet with actor,target,ts and any further
+    categorical columns such as ip or device; ts in ISO 8601 or Unix seconds)."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from headcount.detect import DEFAULT_MIN_SCORE, Ensemble, LogError, read_log
+    from headcount.detect.mzoom import auto_scales
+
+    chosen = tuple(d.strip() for d in detectors.split(",") if d.strip())
+    unknown = [d for d in chosen if d not in ("mzoom", "fraudar", "lockstep")]
+    if unknown or not chosen:
+        raise click.BadParameter(f"unknown detector(s) {', '.join(unknown) or '(none)'}; "
+                                 "choose from mzoom, fraudar, lockstep", param_hint="--detectors")
+    widths = _widths(buckets)
+    err = Console(stderr=True)
+    try:
+        with err.status("reading the log"):
+            log = read_log(log_path, max_events=max_events)
+    except LogError as exc:
+        raise click.ClickException(str(exc)) from None
+    model = Ensemble(top=top, min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
+                     bucket_widths=widths, detectors=chosen)
+    stages = (len(widths or auto_scales(log.ts)) if "mzoom" in chosen else 0) + \
+        ("fraudar" in chosen) + ("lockstep" in chosen) + 2
+    with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
+                  console=err, transient=True, disable=not err.is_terminal) as bar:
+        task = bar.add_task(f"{len(log):,} events", total=stages)
+
+        def step(stage: str) -> None:
+            bar.update(task, advance=1, description=stage)
+
+        model.fit(log, progress=step)
+    payload = {"blocks": [b.to_dict() for b in model.blocks_]}
+    text = json.dumps(payload, indent=2, ensure_ascii=False)
+    if out:
+        with open(out, "w") as f:
+            f.write(text + "\n")
+        err.print(f"{len(model.blocks_)} block(s) from {len(log):,} events written to {out}")
+    else:
+        sys.stdout.write(text + "\n")
