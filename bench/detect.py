@@ -14,8 +14,14 @@ several blocks by removing each found block's edges) and networkx's greedy++
 densest subgraph (one block) on the actor-target bipartite graph. Both ignore time,
 so they run once per (density, camouflage, seed): the generator keeps the graph
 identical across burst lengths and this script checks it. Times are wall seconds
-(and CPU seconds in the JSON) of each method alone, input encoding included. With --jobs > 1 cells run in
-parallel and times include the contention.
+(and CPU seconds in the JSON) of each method alone, input encoding included. With
+--jobs > 1 cells run in parallel and wall times include the contention.
+
+Cost on the 2-core machine (2026-11-23, one 300k-event cell, CPU seconds):
+rgmining-fraudar 5 blocks 8-10 s (1 block 3.4 s), greedy++ 1 round 8-11 s (3 rounds
+19 s), headcount's Ensemble about 8 s per burst. The full sweep is 60 graphs x
+(baselines about 19 s + 3 bursts x ours about 8 s), about 45 CPU minutes: 25 minutes
+with --jobs 2 on an otherwise idle machine. --speed takes about 6 minutes.
 
 Results go to --out (default bench/results/detect.json); each mode updates its own key.
 """
@@ -441,7 +447,8 @@ print(json.dumps({"import_s": imported - start, "read_s": loaded - imported, "fi
 """
 
 
-def speed(repeats: int, big_events: int, fraudar_blocks: int | None) -> dict[str, Any]:
+def speed(repeats: int, big_events: int, fraudar_blocks: int | None,
+          big_actors: int | None = None, big_targets: int | None = None) -> dict[str, Any]:
     """(a) ours vs rgmining-fraudar on one 1M-edge graph; (b) a big log through Ensemble in a child."""
     from headcount.detect import ActionLog, Fraudar
 
@@ -467,9 +474,10 @@ def speed(repeats: int, big_events: int, fraudar_blocks: int | None) -> dict[str
     result["fraudar_1M"] = {"edges": 1_000_000, "blocks": blocks, "headcount_s": ours, "rgmining_s": theirs,
                             "speedup": round(ratio, 2)}
 
-    scale = big_events / 300_000
+    scale = big_events / 300_000  # by default the sweep's shape scaled up: 15 events per actor
     params = InjectionParams(density=0.2, burst_s=6 * HOUR, camouflage="popular", seed=0,
-                             n_actors=int(20_000 * scale), n_targets=int(5_000 * scale), n_events=big_events)
+                             n_actors=big_actors or int(20_000 * scale),
+                             n_targets=big_targets or int(5_000 * scale), n_events=big_events)
     inj = inject(params)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_log(Path(tmp) / "big.parquet", inj.table())
@@ -512,6 +520,8 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--speed", action="store_true", help="the speed figures instead of the sweep")
     ap.add_argument("--speed-repeats", type=int, default=3)
     ap.add_argument("--speed-events", type=int, default=10_000_000)
+    ap.add_argument("--speed-actors", type=int, help="actors in the big log (default: 15 events per actor)")
+    ap.add_argument("--speed-targets", type=int, help="targets in the big log (default: a quarter of the actors)")
     ap.add_argument("--sweep", action="store_true", help="run the sweep too when --null-seeds or --speed is given")
     ap.add_argument("--out", default=str(Path(__file__).parent / "results" / "detect.json"))
     args = ap.parse_args(argv)
@@ -526,7 +536,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.null_seeds:
         results["null"] = null_case(args.null_seeds)
     if args.speed:
-        results["speed"] = speed(args.speed_repeats, args.speed_events, None)
+        results["speed"] = speed(args.speed_repeats, args.speed_events, None, args.speed_actors, args.speed_targets)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=1, default=float))
     console.print(f"wrote {out}")
