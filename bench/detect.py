@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import hashlib
 import inspect
 import io
 import json
@@ -170,10 +171,11 @@ class Graph:
     watch: Stopwatch  # what building it cost; charged to each baseline
 
     @property
-    def key(self) -> tuple[int, int]:
-        """A cheap fingerprint to check that two logs have the same graph."""
-        codes = self.actor_labels[self.rows] * 1_000_003 + self.target_labels[self.cols]
-        return int(codes.size), int(np.bitwise_xor.reduce(codes * 2654435761 % (1 << 61)))
+    def key(self) -> str:
+        """A fingerprint of the edge set in labels, to check that two logs have the same graph."""
+        digest = hashlib.sha1(np.ascontiguousarray(self.actor_labels[self.rows]).tobytes())
+        digest.update(np.ascontiguousarray(self.target_labels[self.cols]).tobytes())
+        return digest.hexdigest()
 
 
 def bipartite(actor: np.ndarray, target: np.ndarray) -> Graph:

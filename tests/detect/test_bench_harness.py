@@ -46,3 +46,11 @@ def test_baselines_find_an_obvious_ring() -> None:
 
 def test_burst_labels_round_trip() -> None:
     assert [bench.burst_label(bench.parse_burst(t)) for t in ("1h", "6h", "3d")] == ["1h", "6h", "3d"]
+
+
+def test_graph_fingerprint_tells_graphs_apart() -> None:
+    a = inject(density=0.2, seed=1, burst_s=3600, n_actors=1_000, n_targets=300, n_events=5_000)
+    b = inject(density=0.2, seed=1, burst_s=3 * 86_400, n_actors=1_000, n_targets=300, n_events=5_000)
+    c = inject(density=0.5, seed=1, n_actors=1_000, n_targets=300, n_events=5_000)
+    assert bench.bipartite(a.actor, a.target).key == bench.bipartite(b.actor, b.target).key
+    assert bench.bipartite(a.actor, a.target).key != bench.bipartite(c.actor, c.target).key
