@@ -36,7 +36,7 @@ def _widths(value: str | None) -> tuple[int, ...] | None:
               help="reporting threshold (log10 odds against chance); 0 lists every candidate above chance")
 @click.option("--bucket", "buckets", default=None, metavar="WIDTHS",
               help="time bucket widths, e.g. 1h,6h,3d (default: chosen from the log's span)")
-@click.option("--detectors", default="mzoom,fraudar,lockstep", show_default=True,
+@click.option("--detectors", default="burst,dcube,fraudar,lockstep", show_default=True,
               help="which detectors the ensemble runs")
 @click.option("--max-events", default=200_000_000, show_default=True, type=click.IntRange(1),
               help="refuse logs with more events than this")
@@ -51,10 +51,11 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
     from headcount.detect.mzoom import auto_scales
 
     chosen = tuple(d.strip() for d in detectors.split(",") if d.strip())
-    unknown = [d for d in chosen if d not in ("mzoom", "fraudar", "lockstep")]
+    known = ("burst", "dcube", "mzoom", "fraudar", "lockstep")
+    unknown = [d for d in chosen if d not in known]
     if unknown or not chosen:
         raise click.BadParameter(f"unknown detector(s) {', '.join(unknown) or '(none)'}; "
-                                 "choose from mzoom, fraudar, lockstep", param_hint="--detectors")
+                                 f"choose from {', '.join(known)}", param_hint="--detectors")
     widths = _widths(buckets)
     err = Console(stderr=True)
     try:
@@ -64,7 +65,8 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
         raise click.ClickException(str(exc)) from None
     model = Ensemble(top=top, min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
                      bucket_widths=widths, detectors=chosen)
-    stages = (len(widths or auto_scales(log.ts)) if "mzoom" in chosen else 0) + \
+    scales = len(widths or auto_scales(log.ts))
+    stages = scales * sum(d in chosen for d in ("burst", "dcube", "mzoom")) + \
         ("fraudar" in chosen) + ("lockstep" in chosen) + 2
     with Progress(TextColumn("{task.description}"), BarColumn(), TimeElapsedColumn(),
                   console=err, transient=True, disable=not err.is_terminal) as bar:

@@ -35,8 +35,16 @@ class Detector:
         background = background or Background(log)
         if progress:
             progress("background")
-        found = [best_of(background, c, self.refine)
-                 for c in self.candidates(log, background, progress)]
+        found: list[Candidate] = []
+        for candidate in self.candidates(log, background, progress):
+            # seeds of one ring lead to the same block: refine each ring once
+            twin = next((f for f in found if f.score > 0 and f.overlap(candidate) >= 0.8
+                         and candidate.actors.size <= 2 * f.actors.size), None)
+            if twin is not None:
+                if candidate.detector not in twin.evidence.setdefault("detectors", [twin.detector]):
+                    twin.evidence["detectors"].append(candidate.detector)
+                continue
+            found.append(best_of(background, candidate, self.refine))
         if progress:
             progress("scoring")
         ranked = [c for c in merge(found) if c.score >= self.min_score]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from headcount.detect.arrays import distinct_rows
 from headcount.detect.base import DEFAULT_MIN_SCORE, Detector, Progress
 from headcount.detect.blocks import Candidate
 from headcount.detect.log import ActionLog
@@ -19,8 +20,7 @@ from headcount.detect.scoring import Background
 
 def bipartite(log: ActionLog) -> np.ndarray:
     """Distinct (actor, target) edges as a 2 × E array."""
-    key = np.unique(log.actor.astype(np.int64) * max(log.n_targets, 1) + log.target)
-    return np.stack([key // max(log.n_targets, 1), key % max(log.n_targets, 1)]).astype(np.int32)
+    return distinct_rows([log.actor, log.target], [log.n_actors, log.n_targets])
 
 
 class Fraudar(Detector):

@@ -16,6 +16,7 @@ from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
+from headcount.detect.arrays import distinct_rows
 from headcount.detect.base import DEFAULT_MIN_SCORE, Detector, Progress
 from headcount.detect.blocks import Candidate
 from headcount.detect.log import ActionLog
@@ -72,20 +73,21 @@ class Lockstep(Detector):
         out_t = np.empty(n, np.int32)
         k = _emit_pairs(actor, target, ts, self.window_s, cap, out_a, out_b, out_t)
         n_a, n_t = max(log.n_actors, 1), max(log.n_targets, 1)
-        key = np.unique((out_a[:k].astype(np.int64) * n_a + out_b[:k]) * n_t + out_t[:k])
-        pair = key // n_t
-        return (pair // n_a).astype(np.int32), (pair % n_a).astype(np.int32), (key % n_t).astype(np.int32)
+        rows = distinct_rows([out_a[:k], out_b[:k], out_t[:k]], [n_a, n_a, n_t])
+        return rows[0], rows[1], rows[2]
 
     def candidates(self, log: ActionLog, background: Background,
                    progress: Progress | None = None) -> list[Candidate]:
         a, b, t = self.pairs(log)
         if a.size == 0:
             return []
-        pair = a.astype(np.int64) * log.n_actors + b
-        keys, common = np.unique(pair, return_counts=True)
-        pa, pb = (keys // log.n_actors).astype(np.int32), (keys % log.n_actors).astype(np.int32)
-        distinct = np.unique(log.actor.astype(np.int64) * log.n_targets + log.target) // log.n_targets
-        n_targets_of = np.bincount(distinct, minlength=log.n_actors)
+        pair = a.astype(np.int64) * log.n_actors + b  # sorted already: rows come out sorted
+        change = np.flatnonzero(np.diff(pair)) + 1
+        first = np.concatenate([[0], change])
+        common = np.diff(np.concatenate([first, [pair.size]]))
+        pa, pb = a[first], b[first]
+        edges = distinct_rows([log.actor, log.target], [log.n_actors, log.n_targets])
+        n_targets_of = np.bincount(edges[0], minlength=log.n_actors)
         similarity = common / (n_targets_of[pa] + n_targets_of[pb] - common)
         linked = (common >= self.min_common) & (similarity >= self.min_similarity)
         if progress:

@@ -17,6 +17,7 @@ import numpy as np
 from scipy.special import gammaln
 from scipy.stats import poisson
 
+from headcount.detect.arrays import distinct, distinct_rows
 from headcount.detect.blocks import Candidate
 from headcount.detect.log import ActionLog
 
@@ -43,18 +44,9 @@ class Background:
         hour = ((log.ts - self.origin) // resolution_s).astype(np.int64)
         n_hours = int(hour.max()) + 1
         n_a, n_t = max(log.n_actors, 1), max(log.n_targets, 1)
-        if n_a * n_t * n_hours < 2**62:
-            key = np.unique((log.actor.astype(np.int64) * n_t + log.target) * n_hours + hour)
-            self.hour = (key % n_hours).astype(np.int32)
-            pair = key // n_hours
-            self.target = (pair % n_t).astype(np.int32)
-            self.actor = (pair // n_t).astype(np.int32)
-        else:  # too many combinations for one int64 key: sort on three columns
-            order = np.lexsort((hour, log.target, log.actor))
-            a, t, h = log.actor[order], log.target[order], hour[order]
-            first = np.ones(a.size, dtype=bool)
-            first[1:] = (a[1:] != a[:-1]) | (t[1:] != t[:-1]) | (h[1:] != h[:-1])
-            self.actor, self.target, self.hour = a[first], t[first], h[first].astype(np.int32)
+        # hour-major order: a window of the log is one contiguous slice
+        self.hour, self.actor, self.target = distinct_rows([hour, log.actor, log.target],
+                                                           [n_hours, n_a, n_t])
         self.total = float(self.actor.size)
         self.actor_mass = np.bincount(self.actor, minlength=n_a).astype(np.float64)
         self.target_mass = np.bincount(self.target, minlength=n_t).astype(np.float64)
@@ -72,8 +64,10 @@ class Background:
     def window_share(self, h0: int, h1: int) -> float:
         return (self.hour_cum[h1 + 1] - self.hour_cum[h0]) / self.total
 
-    def in_window(self, h0: int, h1: int) -> np.ndarray:
-        return (self.hour >= h0) & (self.hour <= h1)
+    def window(self, h0: int, h1: int) -> slice:
+        """The cells of hours h0..h1 (cells are sorted by hour)."""
+        return slice(int(np.searchsorted(self.hour, h0, "left")),
+                     int(np.searchsorted(self.hour, h1, "right")))
 
     def member(self, codes: np.ndarray, size: int) -> np.ndarray:
         flags = np.zeros(size, dtype=bool)
@@ -85,7 +79,9 @@ class Background:
         h0, h1 = self.hours(c.start, c.end)
         is_a = self.member(c.actors, self.actor_mass.size)
         is_t = self.member(c.targets, self.target_mass.size)
-        inside = self.in_window(h0, h1) & is_a[self.actor] & is_t[self.target]
+        span = self.window(h0, h1)
+        actor, target = self.actor[span], self.target[span]
+        inside = is_a[actor] & is_t[target]
         observed = float(np.count_nonzero(inside))
         f_a = self.actor_mass[c.actors].sum() / self.total
         f_t = self.target_mass[c.targets].sum() / self.total
@@ -95,7 +91,7 @@ class Background:
                 + math.log(windows))
         c.events, c.expected = int(observed), expected
         c.score = (poisson_surprise(observed, expected) - cost) / LN10
-        pairs = np.unique(self.actor[inside].astype(np.int64) * self.target_mass.size + self.target[inside])
+        pairs = distinct(actor[inside].astype(np.int64) * self.target_mass.size + target[inside])
         c.evidence.update({"pairs": int(pairs.size), "cells": int(observed),
                            "expected_cells": round(expected, 3)})
         return c
@@ -117,30 +113,37 @@ class Background:
         keep[np.flatnonzero(touching)] = (m >= 2) & (log_p + math.log(eligible) < 0.0)
         return keep
 
-    def refine(self, c: Candidate, rounds: int = 4) -> Candidate:
-        """Trim (and grow) a block to the actors, targets and window that carry it."""
+    def refine(self, c: Candidate, rounds: int = 6) -> Candidate:
+        """Grow and trim a block to the targets, actors and window that carry it.
+
+        Each round keeps the targets with a significant count from the block's actors
+        in its window, then the actors with a significant count on those targets, then
+        sets the window to where the core's cells lie (1st to 99th percentile), looking
+        one window-length to each side so that a seed's bucket can grow to the burst.
+        """
         actors, targets, start, end = c.actors, c.targets, c.start, c.end
         for _ in range(rounds):
             h0, h1 = self.hours(start, end)
-            window = self.in_window(h0, h1)
+            span = self.window(h0, h1)
+            actor, target = self.actor[span], self.target[span]
             f_w = self.window_share(h0, h1)
-            is_t = self.member(targets, self.target_mass.size)
-            sel = window & is_t[self.target]
-            counts = np.bincount(self.actor[sel], minlength=self.actor_mass.size)
-            f_t = self.target_mass[targets].sum() / self.total
-            new_actors = np.flatnonzero(self._significant(counts, self.actor_mass * f_t * f_w))
-            if new_actors.size == 0:
-                break
-            is_a = self.member(new_actors, self.actor_mass.size)
-            sel = window & is_a[self.actor]
-            counts = np.bincount(self.target[sel], minlength=self.target_mass.size)
-            f_a = self.actor_mass[new_actors].sum() / self.total
+            is_a = self.member(actors, self.actor_mass.size)
+            counts = np.bincount(target[is_a[actor]], minlength=self.target_mass.size)
+            f_a = self.actor_mass[actors].sum() / self.total
             new_targets = np.flatnonzero(self._significant(counts, self.target_mass * f_a * f_w))
             if new_targets.size == 0:
                 break
             is_t = self.member(new_targets, self.target_mass.size)
-            core = is_a[self.actor] & is_t[self.target]
-            hours = self.hour[core & window] if np.any(core & window) else self.hour[core]
+            counts = np.bincount(actor[is_t[target]], minlength=self.actor_mass.size)
+            f_t = self.target_mass[new_targets].sum() / self.total
+            new_actors = np.flatnonzero(self._significant(counts, self.actor_mass * f_t * f_w))
+            if new_actors.size == 0:
+                break
+            is_a = self.member(new_actors, self.actor_mass.size)
+            reach = h1 - h0 + 1
+            wide = self.window(max(0, h0 - reach), h1 + reach)
+            core = is_a[self.actor[wide]] & is_t[self.target[wide]]
+            hours = self.hour[wide][core]
             lo, hi = np.quantile(hours, [0.01, 0.99]) if hours.size >= 20 else (hours.min(), hours.max())
             new_start = self.origin + int(lo) * self.resolution_s
             new_end = self.origin + (int(hi) + 1) * self.resolution_s - 1
