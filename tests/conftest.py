@@ -19,6 +19,9 @@ os.environ.setdefault(
     "HEADCOUNT_SECRET_KEYS", "test1:dGVzdC1rZXktZm9yLWhlYWRjb3VudC10ZXN0cy1vbmx5LTMyYnl0ZXMhIQ"
 )
 
+# detection runs in the service only where a test turns it on (tests/api/test_blocks_http.py)
+os.environ.setdefault("HEADCOUNT_DETECT_INTERVAL_S", "0")
+
 PG_URL = os.environ.get("HEADCOUNT_TEST_PG_URL")
 REQUIRE_PG = os.environ.get("HEADCOUNT_REQUIRE_PG") == "1"
 

@@ -47,9 +47,32 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]
         if ledger.create_pool(DEMO_PAST).ok:
             created.append(DEMO_PAST.id)
             _seed_past(ledger, rng, now - 14 * 86400)
+            _seed_follows(ledger, rng, now, hours)
     finally:
         ledger.clock = clock
     return created
+
+
+#: "#massfollowing": a ring following the same accounts within the hour, among ordinary follows
+DEMO_FOLLOWERS, DEMO_ACCOUNTS, DEMO_RING, DEMO_RING_TARGETS = 400, 300, 40, 15
+
+
+def _seed_follows(ledger: Ledger, rng: random.Random, now: float, hours: float) -> None:
+    """Ordinary follows over the last hours and one follow ring, for the detector to find."""
+    from headcount.actions import ActionService
+
+    actions = ActionService(ledger.store, ledger.guard, getattr(ledger.guard, "ring", None))
+    accounts = [f"@account{i}" for i in range(DEMO_ACCOUNTS)]
+    weights = [1 / (i + 1) ** 0.8 for i in range(DEMO_ACCOUNTS)]  # some accounts are popular
+    for i in range(DEMO_FOLLOWERS):
+        for target in set(rng.choices(accounts, weights, k=rng.randint(2, 8))):
+            actions.record("follow", ActorInfo(id=f"demo-fan-{i}"), target, now - hours * 3600 * rng.random())
+    ring_targets = rng.sample(accounts[50:], DEMO_RING_TARGETS)
+    burst = now - hours * 3600 * 0.4
+    for i in range(DEMO_RING):
+        for target in ring_targets:
+            if rng.random() < 0.8:
+                actions.record("follow", ActorInfo(id=f"demo-ring-{i}"), target, burst + rng.random() * 1800)
 
 
 def _seed_past(ledger: Ledger, rng: random.Random, start: float) -> None:

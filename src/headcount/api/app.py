@@ -20,9 +20,10 @@ from headcount import __version__
 from headcount.actions import ActionService
 from headcount.api.auth import KeyVerifier
 from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, challenges, holds, pools, privacy
+from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy
 from headcount.challenges import ChallengeService
 from headcount.config import Settings
+from headcount.groups import GroupWatch, Leadership, watch_interval
 from headcount.guard import SignalsGuard
 from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
 from headcount.policy import Policy
@@ -81,6 +82,26 @@ async def _sweeper(ledger: Ledger, interval: float, retention_s: float) -> None:
         rounds += 1
 
 
+async def _detector(watch: GroupWatch, leadership: Leadership, interval: float) -> None:
+    """Run detection on a schedule in the leading process; reload flagged persons in all.
+
+    Detection runs in a thread (numpy and numba release the GIL), so requests go on.
+    """
+    while True:
+        try:
+            if leadership.acquire():
+                await asyncio.to_thread(watch.run_once)
+            else:
+                await asyncio.to_thread(watch.refresh)
+        except Exception:  # a failed round is retried next time; serving goes on
+            log.exception("detection failed")
+        try:
+            await asyncio.sleep(interval)
+        except asyncio.CancelledError:
+            leadership.release()
+            raise
+
+
 def create_app(
     store: Store | None = None,
     *,
@@ -88,6 +109,7 @@ def create_app(
     settings: Settings | None = None,
     keyring: KeyRing | None = None,
     sweep_interval: float | None = SWEEP_INTERVAL_S,
+    detect_interval: float | None = None,
     close_store: bool = False,
 ) -> FastAPI:
     """Build the service over a store (the default store when none is given)."""
@@ -95,6 +117,8 @@ def create_app(
         store = open_store()
         close_store = True
     settings = settings or Settings.from_env()
+    if detect_interval is None:
+        detect_interval = watch_interval()
     ring = keyring or load_keyring()
     keeper = None
     if settings.keep_contacts:
@@ -110,16 +134,22 @@ def create_app(
     challenger = (ChallengeService(store, ring, policy.challenge_ttl_s, policy.token_ttl_s) if policy
                   else ChallengeService(store, ring))
     ledger = Ledger(store, guard, keep_contacts=keeper, challenges=challenger)
+    watch = GroupWatch(store)
+    if isinstance(guard, SignalsGuard):
+        guard.flagged = lambda: watch.members
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        task = asyncio.create_task(
-            _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)
-        ) if sweep_interval else None
+        tasks = []
+        if sweep_interval:
+            tasks.append(asyncio.create_task(
+                _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)))
+        if detect_interval:
+            tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
         try:
             yield
         finally:
-            if task is not None:
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
@@ -134,6 +164,7 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.store = store
+    app.state.groups = watch
     app.state.actions = ActionService(store, ledger.guard, ring, challenges=challenger)
     app.state.challenges = challenger
     app.state.keyring = ring
@@ -145,6 +176,7 @@ def create_app(
     app.include_router(actions.router)
     app.include_router(challenges.router)
     app.include_router(privacy.router)
+    app.include_router(blocks.router)
     mount_dashboard(app)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured

@@ -11,6 +11,10 @@ from headcount.detect.scoring import Background
 # Blocks scoring below this (log10 odds against chance, after paying for the choice of
 # members and window) are not reported; calibrated on background-only logs (bench/detect.py).
 DEFAULT_MIN_SCORE = 2.0
+# A group is several actors on several targets, with far more cells than expected:
+# one hot target is a flash crowd (a door opening, a viral video), not a ring, and a
+# huge block only slightly denser than chance is popularity the null model misses.
+MIN_ACTORS, MIN_TARGETS, MIN_LIFT = 3, 2, 3.0
 
 Progress = Callable[[str], None]
 
@@ -47,10 +51,15 @@ class Detector:
             found.append(best_of(background, candidate, self.refine))
         if progress:
             progress("scoring")
-        ranked = [c for c in merge(found) if c.score >= self.min_score]
+        ranked = [c for c in merge(found) if reportable(c, self.min_score)]
         self.candidates_ = found
         self.blocks_: list[Block] = [to_block(c, log) for c in ranked[: self.top]]
         return self
+
+
+def reportable(c: Candidate, min_score: float) -> bool:
+    return (c.score >= min_score and c.actors.size >= MIN_ACTORS and c.targets.size >= MIN_TARGETS
+            and c.events >= MIN_LIFT * c.expected)
 
 
 def best_of(background: Background, candidate: Candidate, refine: bool) -> Candidate:

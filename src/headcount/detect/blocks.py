@@ -68,7 +68,14 @@ class Block:
 
 
 def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
+    """Plain Python values all the way down (JSON writers reject numpy scalars)."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, np.ndarray)):
+        return [_plain(v) for v in value]
+    return value
 
 
 def _iso(ts: int) -> str:
@@ -83,8 +90,8 @@ def to_block(candidate: Candidate, log: ActionLog) -> Block:
         targets=log.target_labels[np.sort(candidate.targets)],
         start=candidate.start, end=candidate.end,
         density=min(1.0, candidate.evidence.get("pairs", candidate.events) / cells),
-        score=candidate.score, detector=candidate.detector,
-        events=candidate.events, expected=candidate.expected, evidence=candidate.evidence,
+        score=float(candidate.score), detector=candidate.detector,
+        events=candidate.events, expected=float(candidate.expected), evidence=_plain(candidate.evidence),
     )
 
 

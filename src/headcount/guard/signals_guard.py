@@ -13,6 +13,8 @@ like a registration farm, and a farm's registrations are not diluted by follows.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from headcount.ledger.service import ActorInfo, Decision, IdentityGuard
 from headcount.policy import REGISTRATION_VERBS, Policy
 from headcount.privacy.keyring import KeyRing
@@ -33,6 +35,11 @@ class SignalsGuard(IdentityGuard):
         super().__init__(ring, store)
         self.policy = policy or Policy.load()
         self.default_region = default_region
+        #: persons in a detected coordinated group (set by the service's `GroupWatch`)
+        self.flagged: Callable[[], frozenset[str]] = frozenset
+
+    def _group_reasons(self, actor_key: str) -> list[str]:
+        return ["coordinated_group"] if actor_key in self.flagged() else []
 
     def _signals(self, actor: ActorInfo) -> tuple[list[str], list[str]]:
         """(identity keys, reasons) for an actor."""
@@ -109,7 +116,8 @@ class SignalsGuard(IdentityGuard):
         if plan is not None:
             counts = self.store.hit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
-        return self._decision(self.person(keys, actor, now), reasons)
+        person = self.person(keys, actor, now)
+        return self._decision(person, reasons + self._group_reasons(person))
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
@@ -117,4 +125,5 @@ class SignalsGuard(IdentityGuard):
         if plan is not None:
             counts = await self.store.ahit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
-        return self._decision(await self.aperson(keys, actor, now), reasons)
+        person = await self.aperson(keys, actor, now)
+        return self._decision(person, reasons + self._group_reasons(person))

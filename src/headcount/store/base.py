@@ -15,6 +15,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 T = TypeVar("T")
 
 from headcount.ledger.models import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
+from headcount.store.blocks import StoredBlock
 from headcount.store.turnout import TurnoutRow
 
 #: Idempotency records are kept this long; a replay after that is a new request.
@@ -252,6 +253,18 @@ class Store(Protocol):
 
     def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
         """Holds placed per time bucket and risk band: (bucket start, band, quantity)."""
+        ...
+
+    def replace_blocks(self, blocks: list[StoredBlock]) -> None:
+        """Make `blocks` the current set (members included); blocks seen before keep their first time."""
+        ...
+
+    def list_blocks(self, limit: int = 100) -> list[StoredBlock]:
+        """The current blocks, newest detection first."""
+        ...
+
+    def block_members(self) -> frozenset[str]:
+        """Every person key in a current block."""
         ...
 
     def pool_turnout(self, edges: Sequence[float], now: float,

@@ -50,6 +50,8 @@ from headcount.store.base import (
 )
 from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
 from headcount.store.migrate import load_migrations
+from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
+from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
@@ -249,6 +251,32 @@ class PostgresStore:
                 (bucket_s, bucket_s, pool_id, since),
             ).fetchall()
         return [(float(b), band, int(q)) for b, band, q in rows]
+
+    # blocks --------------------------------------------------------------------
+    def replace_blocks(self, blocks: list[StoredBlock]) -> None:
+        select, delete, insert = replace_sql("%s")
+        with self._conn() as conn, conn.transaction():
+            conn.execute("LOCK TABLE blocks IN EXCLUSIVE MODE")
+            before = dict(conn.execute(select).fetchall())
+            rows = carry_detected_at(blocks, before)
+            conn.execute(delete)
+            cur = conn.cursor()
+            if rows:
+                cur.executemany(insert, [block_row(b) for b in rows])
+            members = [(a, b.id) for b in rows for a in b.actors]
+            if members:
+                cur.executemany("INSERT INTO block_members VALUES (%s, %s) ON CONFLICT DO NOTHING", members)
+
+    def list_blocks(self, limit: int = 100) -> list[StoredBlock]:
+        with self._conn() as conn:
+            rows = conn.execute(
+                f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY detected_at DESC, score DESC LIMIT %s", (limit,)
+            ).fetchall()
+        return [block_from_row(r) for r in rows]
+
+    def block_members(self) -> frozenset[str]:
+        with self._conn() as conn:
+            return frozenset(r[0] for r in conn.execute("SELECT DISTINCT actor_key FROM block_members"))
 
     def pool_turnout(self, edges: Sequence[float], now: float,
                      pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:

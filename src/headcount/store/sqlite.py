@@ -64,6 +64,8 @@ from headcount.store.base import (
 from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlite_ops import _dumps
+from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
+from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
@@ -481,6 +483,29 @@ class SQLiteStore:
             (bucket_s, bucket_s, pool_id, since),
         ).fetchall()
         return [(float(b), band, int(q)) for b, band, q in rows]
+
+    # blocks --------------------------------------------------------------------
+    def replace_blocks(self, blocks: list[StoredBlock]) -> None:
+        select, delete, insert = replace_sql("?")
+
+        def op(conn: sqlite3.Connection) -> None:
+            before = dict(conn.execute(select).fetchall())
+            rows = carry_detected_at(blocks, before)
+            conn.execute(delete)  # members go with their blocks (ON DELETE CASCADE)
+            conn.executemany(insert, [block_row(b) for b in rows])
+            conn.executemany("INSERT OR IGNORE INTO block_members VALUES (?, ?)",
+                             [(a, b.id) for b in rows for a in b.actors])
+
+        self.write(op)
+
+    def list_blocks(self, limit: int = 100) -> list[StoredBlock]:
+        rows = self._reader().execute(
+            f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY detected_at DESC, score DESC LIMIT ?", (limit,)
+        ).fetchall()
+        return [block_from_row(r) for r in rows]
+
+    def block_members(self) -> frozenset[str]:
+        return frozenset(r[0] for r in self._reader().execute("SELECT DISTINCT actor_key FROM block_members"))
 
     def pool_turnout(self, edges: Sequence[float], now: float,
                      pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:

@@ -1,0 +1,54 @@
+"""Detection in the service: a follow ring in the action log becomes a block, and its
+members' next requests carry the `coordinated_group` reason."""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+
+from tests.api.conftest import Service
+
+
+def follow(service: Service, who: str, target: str, when: datetime):  # type: ignore[no-untyped-def]
+    return service.client.post("/v1/actions", headers=service.auth("client"), json={
+        "verb": "follow", "actor": {"id": who}, "target": target, "ts": when.isoformat()})
+
+
+def test_a_follow_ring_is_reported_and_its_members_flagged(service: Service, uid: str) -> None:
+    rng = random.Random(4)
+    now = datetime.now(UTC)
+    accounts = [f"@{uid}-acc{i}" for i in range(200)]
+    for i in range(150):  # ordinary people follow a few accounts over a day
+        for target in rng.sample(accounts, 3):
+            assert follow(service, f"{uid}-fan{i}", target, now - timedelta(hours=24 * rng.random())).status_code == 200
+    ring, ring_targets = [f"{uid}-ring{i}" for i in range(30)], rng.sample(accounts, 10)
+    burst = now - timedelta(hours=2)
+    for who in ring:  # a ring follows the same ten accounts within twenty minutes
+        for target in ring_targets:
+            assert follow(service, who, target, burst + timedelta(minutes=20 * rng.random())).status_code == 200
+
+    watch = service.client.app.state.groups  # the job the schedule runs, run now
+    watch.run_once()
+
+    answer = service.client.get("/v1/blocks", headers=service.auth("staff"))
+    assert answer.status_code == 200
+    blocks = answer.json()["blocks"]
+    mine = [b for b in blocks if set(b["targets"]) & set(ring_targets)]
+    assert len(mine) == 1
+    block = mine[0]
+    assert set(block["targets"]) == set(ring_targets)
+    assert block["size"] == len(block["actors"]) == 30
+    assert block["start"] <= (burst + timedelta(minutes=20)).isoformat() and block["score"] >= 2
+    assert {"detectors", "cells", "expected_cells"} <= set(block["evidence"])
+    assert block["start"].endswith("Z") and block["detected_at"].endswith("Z")
+
+    flagged = follow(service, ring[0], accounts[0], now)
+    assert "coordinated_group" in flagged.json()["risk"]["reasons"]
+    ordinary = follow(service, f"{uid}-fan0", accounts[1], now)
+    assert "coordinated_group" not in ordinary.json()["risk"]["reasons"]
+
+
+def test_blocks_are_for_staff(service: Service) -> None:
+    assert service.client.get("/v1/blocks").status_code == 401
+    assert service.client.get("/v1/blocks", headers=service.auth("client")).status_code == 403
+    assert service.client.get("/v1/blocks?limit=0", headers=service.auth("staff")).json()["field"] == "limit"
