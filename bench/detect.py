@@ -19,9 +19,9 @@ identical across burst lengths and this script checks it. Times are wall seconds
 
 Cost on the 2-core machine (2026-11-23, one 300k-event cell, CPU seconds):
 rgmining-fraudar 5 blocks 8-10 s (1 block 3.4 s), greedy++ 1 round 8-11 s (3 rounds
-19 s), headcount's Ensemble about 8 s per burst. The full sweep is 60 graphs x
-(baselines about 19 s + 3 bursts x ours about 8 s), about 45 CPU minutes: 25 minutes
-with --jobs 2 on an otherwise idle machine. --speed takes about 6 minutes.
+19 s), headcount's Ensemble 1-2 s per burst. One seed of the full grid (20 graphs,
+60 runs of ours) took 9.5 minutes with --jobs 1, so 3 seeds take about 30 minutes,
+about 15 with --jobs 2 on an otherwise idle machine. --speed takes about 3 minutes.
 
 Results go to --out (default bench/results/detect.json); each mode updates its own key.
 """
