@@ -87,7 +87,7 @@ def test_dense_tensor_measures_all_run_and_rank_the_ring_first() -> None:
     log = log_of(inj, with_ip=False)
     for measure in ("poisson", "arithmetic", "geometric", "suspiciousness"):
         model = DenseTensor(measure=measure, bucket_widths=(3600,), min_score=-math.inf).fit(log)
-        assert model.blocks_, measure
+        assert model.candidates_ and all(c.actors.size for c in model.candidates_), measure
     assert best_f1(DenseTensor().fit(log).blocks_, inj.ring_actors) >= 0.95
 
 
@@ -126,3 +126,39 @@ def test_compiled_peel_reaches_the_reference_greedy_density(data: st.DataObject)
     assert result.density == pytest.approx(_reference_peel(cells, weights, shape), rel=1e-9)
     inside = Tensor(cells, weights, shape).inside(result.values)
     assert weights[inside].sum() / (sum(v.size for v in result.values) / 3) == pytest.approx(result.density)
+
+
+def _follow_log(seed: int = 1):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    n, e = 3_000, 30_000
+    a, t = rng.integers(0, n, e), rng.zipf(1.5, e) % n
+    ts, verb = rng.integers(0, 30 * 86400, e), np.full(e, "follow")
+    ring = np.arange(n, n + 25)
+    ra, rb = np.meshgrid(ring, ring)
+    pick = (ra != rb) & (rng.random(ra.shape) < 0.7)
+    churner_targets = rng.choice(n, 200, replace=False)
+    parts = [(a, t, ts, verb), (ra[pick], rb[pick], rng.integers(0, 86400, int(pick.sum())), np.full(int(pick.sum()), "follow")),
+             (np.full(200, n + 500), churner_targets, 86400 + rng.integers(0, 3600, 200), np.full(200, "follow")),
+             (np.full(180, n + 500), churner_targets[:180], 3 * 86400 + rng.integers(0, 3600, 180), np.full(180, "unfollow"))]
+    return [np.concatenate([p[i] for p in parts]) for i in range(4)], set(ring.tolist())
+
+
+def test_follow_back_ring_and_churn() -> None:
+    from headcount.detect.follows import churn, follow_rings
+
+    (actor, target, ts, verb), ring = _follow_log()
+    rings = follow_rings(actor, target, ts, verb)
+    found = {int(x) for x in rings[0].actors}
+    assert len(rings) == 1 and found <= ring and len(found) >= 23
+    churners = churn(actor, target, ts, verb)
+    assert [c.actor for c in churners] == [3_500]
+    assert churners[0].unfollows == 180 and 86400 < churners[0].median_keep_s < 3 * 86400
+
+
+def test_follow_analyses_report_nothing_on_random_follows() -> None:
+    from headcount.detect.follows import churn, follow_rings
+
+    rng = np.random.default_rng(3)
+    actor, target = rng.integers(0, 3_000, 30_000), rng.zipf(1.5, 30_000) % 3_000
+    ts, verb = rng.integers(0, 10**6, 30_000), np.full(30_000, "follow")
+    assert follow_rings(actor, target, ts, verb) == [] and churn(actor, target, ts, verb) == []

@@ -116,3 +116,17 @@ def test_cli_writes_blocks_most_suspicious_first(tmp_path: Path) -> None:
 def test_from_arrays_checks_lengths() -> None:
     with pytest.raises(LogError, match="differ in length"):
         ActionLog.from_arrays(np.arange(3), np.arange(2), np.arange(3))
+
+
+def test_cli_reports_follow_rings_and_churn(tmp_path: Path) -> None:
+    from tests.detect.test_detectors import _follow_log
+
+    (actor, target, ts, verb), ring = _follow_log()
+    path = tmp_path / "follows.parquet"
+    pq.write_table(pa.table({"actor": actor, "target": target, "ts": ts, "verb": verb}), path)
+    result = run(str(path), "--detectors", "fraudar")
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    rings = [b for b in payload["blocks"] if b["detector"] == "follow_ring"]
+    assert len(rings) == 1 and len({int(a) for a in rings[0]["actors"]} & ring) >= 23
+    assert payload["churn"][0]["actor"] == 3500 and payload["churn"][0]["unfollows"] == 180

@@ -43,11 +43,15 @@ def _widths(value: str | None) -> tuple[int, ...] | None:
 def detect(log_path: str, out: str | None, top: int, min_score: float | None, buckets: str | None,
            detectors: str, max_events: int) -> None:
     """Find coordinated groups in LOG (CSV or Parquet with actor,target,ts and any further
-    categorical columns such as ip or device; ts in ISO 8601 or Unix seconds)."""
+    categorical columns such as ip or device; ts in ISO 8601 or Unix seconds).
+
+    With a `verb` column of follow/unfollow, follow-back rings join the blocks and
+    follow-then-unfollow churners are listed under "churn"."""
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from headcount.detect import DEFAULT_MIN_SCORE, Ensemble, LogError, read_log
+    from headcount.detect.follows import analyse_log
     from headcount.detect.mzoom import auto_scales
 
     chosen = tuple(d.strip() for d in detectors.split(",") if d.strip())
@@ -76,11 +80,15 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
             bar.update(task, advance=1, description=stage)
 
         model.fit(log, progress=step)
-    payload = {"blocks": [b.to_dict() for b in model.blocks_]}
+    rings, churners = analyse_log(log, model.min_score)
+    blocks = sorted([*model.blocks_, *rings], key=lambda b: b.score, reverse=True)[:top]
+    payload: dict[str, object] = {"blocks": [b.to_dict() for b in blocks]}
+    if churners:  # follow-then-unfollow ("#massfollowing"), when the log has a verb column
+        payload["churn"] = [c.to_dict() for c in churners[:top]]
     text = json.dumps(payload, indent=2, ensure_ascii=False)
     if out:
         with open(out, "w") as f:
             f.write(text + "\n")
-        err.print(f"{len(model.blocks_)} block(s) from {len(log):,} events written to {out}")
+        err.print(f"{len(blocks)} block(s) from {len(log):,} events written to {out}")
     else:
         sys.stdout.write(text + "\n")
