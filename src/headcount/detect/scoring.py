@@ -113,6 +113,15 @@ class Background:
         keep[np.flatnonzero(touching)] = (m >= 2) & (log_p + math.log(eligible) < 0.0)
         return keep
 
+    def _beyond_chance(self, side: np.ndarray, other: np.ndarray, chosen: np.ndarray,
+                       side_mass: np.ndarray, other_mass: np.ndarray, f_w: float) -> np.ndarray:
+        """Values of one side (targets, say) with more cells from the chosen values of the
+        other side (the block's actors) in the window than chance predicts."""
+        from_chosen = self.member(chosen, other_mass.size)[other]
+        counts = np.bincount(side[from_chosen], minlength=side_mass.size)
+        share = other_mass[chosen].sum() / self.total
+        return np.flatnonzero(self._significant(counts, side_mass * share * f_w))
+
     def refine(self, c: Candidate, rounds: int = 6) -> Candidate:
         """Grow and trim a block to the targets, actors and window that carry it.
 
@@ -127,19 +136,14 @@ class Background:
             span = self.window(h0, h1)
             actor, target = self.actor[span], self.target[span]
             f_w = self.window_share(h0, h1)
-            is_a = self.member(actors, self.actor_mass.size)
-            counts = np.bincount(target[is_a[actor]], minlength=self.target_mass.size)
-            f_a = self.actor_mass[actors].sum() / self.total
-            new_targets = np.flatnonzero(self._significant(counts, self.target_mass * f_a * f_w))
+            new_targets = self._beyond_chance(target, actor, actors, self.target_mass, self.actor_mass, f_w)
             if new_targets.size == 0:
                 break
-            is_t = self.member(new_targets, self.target_mass.size)
-            counts = np.bincount(actor[is_t[target]], minlength=self.actor_mass.size)
-            f_t = self.target_mass[new_targets].sum() / self.total
-            new_actors = np.flatnonzero(self._significant(counts, self.actor_mass * f_t * f_w))
+            new_actors = self._beyond_chance(actor, target, new_targets, self.actor_mass, self.target_mass, f_w)
             if new_actors.size == 0:
                 break
             is_a = self.member(new_actors, self.actor_mass.size)
+            is_t = self.member(new_targets, self.target_mass.size)
             reach = h1 - h0 + 1
             wide = self.window(max(0, h0 - reach), h1 + reach)
             core = is_a[self.actor[wide]] & is_t[self.target[wide]]
