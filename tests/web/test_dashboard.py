@@ -4,12 +4,19 @@ The page loads with no console errors, the charts render, the numbers shown
 equal the API's (the headcount estimate included), the coordinated-groups panel
 shows GET /v1/blocks (or an empty state while the server has no such route), and
 new holds appear without a reload. A screenshot is kept in artifacts/dashboard.png.
+
+With detection on, a follow ring posted to the running server shows up in the
+groups panel without a reload, with the figures of GET /v1/blocks
+(artifacts/dashboard-groups.png).
 """
 
 from __future__ import annotations
 
+import random
 import shutil
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -17,7 +24,7 @@ import pytest
 
 from headcount.access import create_key
 from headcount.demo import seed_demo
-from headcount.ledger import IdentityGuard, Ledger
+from headcount.ledger import IdentityGuard, Ledger, PoolSpec
 from headcount.privacy.keyring import load_keyring
 from headcount.store import open_store
 from headcount.testing.servers import running_server
@@ -132,3 +139,88 @@ def test_dashboard_needs_nothing_from_outside(served) -> None:  # type: ignore[n
     assert "http://" not in r.text.replace(base, "") and "https://" not in r.text
     for asset in ("/static/app.js", "/static/style.css"):
         assert httpx.get(base + asset).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def detecting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
+    """A server that runs group detection every second over an action log that starts empty."""
+    url = f"sqlite:///{tmp_path_factory.mktemp('groups') / 'groups.db'}"
+    store = open_store(url)
+    Ledger(store, IdentityGuard(load_keyring())).create_pool(
+        PoolSpec("launch", "Launch day", "event", 1_000, 2, 600))
+    staff, client = create_key(store, "staff"), create_key(store, "client")
+    store.close()
+    with running_server(url, extra_env={"HEADCOUNT_DETECT_INTERVAL_S": "1"}) as server:
+        yield server.url, staff, client
+
+
+def _post_follow_ring(base: str, client: str) -> list[str]:
+    """Ordinary follows over a day and a ring following the same ten accounts within 20 minutes."""
+    rng = random.Random(11)
+    now = datetime.now(UTC)
+    accounts = [f"@acc{i}" for i in range(200)]
+    ring_targets = rng.sample(accounts, 10)
+    events = [(f"fan{i}", t, now - timedelta(hours=24 * rng.random()))
+              for i in range(150) for t in rng.sample(accounts, 3)]
+    burst = now - timedelta(hours=2)
+    events += [(f"ring{i}", t, burst + timedelta(minutes=20 * rng.random())) for i in range(30) for t in ring_targets]
+    with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {client}"}) as http:
+        for who, target, when in events:
+            r = http.post("/v1/actions", json={"verb": "follow", "actor": {"id": who}, "target": target,
+                                               "ts": when.isoformat()})
+            assert r.status_code == 200, r.text
+    return ring_targets
+
+
+def _blocks_after(base: str, staff: str, after: float, timeout: float = 60.0) -> list[dict[str, object]]:
+    """GET /v1/blocks once a detection run that ended after `after` (epoch seconds) has stored them."""
+    deadline = time.monotonic() + timeout
+    while True:
+        blocks = httpx.get(f"{base}/v1/blocks", headers={"Authorization": f"Bearer {staff}"}).json()["blocks"]
+        runs = [datetime.fromisoformat(b["updated_at"]).timestamp() for b in blocks]
+        if runs and min(runs) > after:
+            return blocks  # type: ignore[no-any-return]
+        assert time.monotonic() < deadline, f"no detection run after {after} stored a block: {blocks}"
+        time.sleep(0.5)
+
+
+def test_groups_panel_shows_detected_blocks_live(detecting, browser) -> None:  # type: ignore[no-untyped-def]
+    base, staff, client = detecting
+    page = browser.new_page(viewport={"width": 1280, "height": 720})
+    problems: list[str] = []
+    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
+    page.goto(f"{base}/#key={staff}")
+    page.wait_for_selector("#groups [data-testid=groups-empty]")  # nothing to find in an empty log
+
+    ring_targets = _post_follow_ring(base, client)
+    blocks = _blocks_after(base, staff, time.time() + 2)  # from a run over the whole log
+    ring = [b for b in blocks if set(b["targets"]) & set(ring_targets)]
+    assert len(ring) == 1 and set(ring[0]["targets"]) == set(ring_targets) and ring[0]["size"] == 30
+    ranked = sorted(blocks, key=lambda b: -b["score"])[:5]  # most suspicious first
+    page.wait_for_function(  # shown without a reload
+        "ids => JSON.stringify([...document.querySelectorAll('#groups [data-testid=group]')]"
+        ".map((r) => r.dataset.block)) === JSON.stringify(ids)", arg=[b["id"] for b in ranked], timeout=10_000)
+    assert page.locator("#groups [data-testid=groups-count]").inner_text() == str(len(blocks))
+
+    rows = page.locator("#groups [data-testid=group]")
+    assert rows.count() == len(ranked)
+    for row, block in zip(rows.all(), ranked, strict=True):
+        assert row.get_attribute("data-block") == block["id"]
+        assert int(row.locator("[data-testid=group-actors]").inner_text().replace(",", "")) == block["size"]
+        assert int(row.locator("[data-testid=group-targets]").inner_text()) == len(block["targets"])
+        assert row.locator("[data-testid=group-score]").inner_text() == f"{block['score']:.2f}"
+        names = row.locator("[data-testid=group-target-names]").inner_text().rstrip(", …").split(", ")
+        assert names and set(names) <= set(block["targets"])
+        seen_by = row.locator("[data-testid=group-detectors] .chip").all_inner_texts()
+        assert seen_by[0] == block["detector"]
+        assert set(seen_by) == {block["detector"], *block["evidence"].get("detectors", [])}
+        assert "(" in row.locator("[data-testid=group-window]").inner_text()  # the window and its length
+        assert row.locator("svg rect.score").count() == 1 and row.locator("svg rect.members").count() == 1
+    accounts = {a for b in blocks for a in b["actors"]}
+    assert page.locator("[data-testid=groups-accounts]").inner_text() == f"{len(accounts):,}"
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-groups.png"), full_page=True)
+    print(f"screenshot: {ARTIFACTS / 'dashboard-groups.png'}")
+    assert not problems, problems
+    page.close()

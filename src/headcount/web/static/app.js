@@ -102,7 +102,44 @@ function short(text, n = 14) {
   return s.length > n ? `${s.slice(0, n)}…` : s;
 }
 
-// The most suspicious coordinated groups from GET /v1/blocks.
+const NEW_FOR_MS = 10 * 60 * 1000;  // a group first seen this recently is marked "new"
+const hhmm = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+
+// "14:28–16:28 (2 h)", with the day in front when it is not today.
+function window_(startIso, endIso) {
+  const start = new Date(startIso);
+  const end = new Date(endIso);
+  const minutes = Math.max(1, Math.round((end - start) / 60000));
+  const span = minutes < 90 ? `${minutes} min` : `${(minutes / 60).toFixed(minutes < 600 ? 1 : 0).replace(/\.0$/, "")} h`;
+  const day = start.toDateString() === new Date().toDateString() ? ""
+    : `${start.toLocaleDateString([], { month: "short", day: "numeric" })} `;
+  return `${day}${hhmm(start)}–${hhmm(end)} (${span})`;
+}
+
+// A person key such as "id:k1:l3Db0CuduO…" shortened to its hashed part.
+const member = (key) => short(String(key).split(":").pop(), 8);
+
+// The evidence in words: how many actions against how many chance would give, and how dense.
+function evidenceText(b) {
+  const e = b.evidence || {};
+  const parts = [];
+  if (typeof e.cells === "number" && typeof e.expected_cells === "number") {
+    const lift = e.expected_cells > 0 ? ` (${fmt(Math.round(e.cells / e.expected_cells))}×)` : "";
+    parts.push(`${fmt(e.cells)} member–target pairs, chance gives ${fmt(Math.round(e.expected_cells))}${lift}`);
+  } else if (b.events) {
+    parts.push(`${fmt(b.events)} actions`);
+  }
+  parts.push(`${Math.round(100 * b.density)}% of all pairs acted on`);
+  return parts.join("; ");
+}
+
+function barCell(value, max, cls, tip) {
+  const svg = svgNode("svg", { viewBox: "0 0 100 10", class: "minibar", role: "img", "aria-label": tip });
+  svg.append(svgNode("rect", { x: 0, y: 1, width: Math.max(2, (100 * value) / max), height: 8, class: cls }, tip));
+  return svg;
+}
+
+// The most suspicious coordinated groups from GET /v1/blocks (which lists them newest first).
 function groupsPanel(blocks) {
   const body = el("div", {});
   if (blocks === null) {
@@ -111,32 +148,44 @@ function groupsPanel(blocks) {
     return body;
   }
   if (!blocks.length) {
-    body.append(el("p", { class: "empty", "data-testid": "groups-empty" }, "no coordinated group detected"));
+    body.append(el("p", { class: "empty", "data-testid": "groups-empty" },
+                   "no coordinated group detected in the recent action log"));
     return body;
   }
-  const top = blocks.slice(0, TOP_GROUPS);
-  const best = Math.max(...top.map((b) => b.score), 1e-9);
+  const ranked = [...blocks].sort((a, b) => b.score - a.score);
+  const top = ranked.slice(0, TOP_GROUPS);
+  const size = (b) => b.size ?? (b.actors || []).length;
+  const accounts = new Set(blocks.flatMap((b) => b.actors || []));
+  const lastRun = Math.max(...blocks.map((b) => Date.parse(b.updated_at || b.detected_at) || 0));
+  body.append(el("p", { class: "summary", "data-testid": "groups-summary" },
+    el("b", { "data-testid": "groups-count" }, fmt(blocks.length)), ` group${blocks.length === 1 ? "" : "s"} · `,
+    el("b", { "data-testid": "groups-accounts" }, fmt(accounts.size)), ` account${accounts.size === 1 ? "" : "s"} flagged`,
+    lastRun ? ` · detected as of ${hhmm(new Date(lastRun))}` : "", " · most suspicious first"));
+  const bestScore = Math.max(...top.map((b) => b.score), 1e-9);
+  const mostMembers = Math.max(...top.map(size), 1);
   const table = el("table", { "data-testid": "groups-table" });
-  table.append(el("tr", {}, ...["score", "detector", "members", "targets", "when", "density", "evidence"]
+  table.append(el("tr", {}, ...["#", "score", "members", "targets", "window", "seen by", "evidence"]
     .map((h) => el("th", {}, h))));
-  for (const b of top) {
-    const bar = svgNode("svg", { viewBox: "0 0 100 10", class: "score", role: "img", "aria-label": `score ${b.score}` });
-    bar.append(svgNode("rect", { x: 0, y: 1, width: Math.max(1, (100 * b.score) / best), height: 8, class: "score" },
-                       `score ${b.score}`));
-    const when = `${new Date(b.start).toLocaleString()} – ${new Date(b.end).toLocaleTimeString()}`;
-    const members = (b.actors || []).slice(0, 3).map((a) => short(a)).join(", ");
-    const evidence = Object.entries(b.evidence || {}).slice(0, 3)
-      .map(([k, v]) => `${k}: ${typeof v === "object" ? JSON.stringify(v).slice(0, 40) : v}`).join("; ");
+  top.forEach((b, i) => {
+    const actors = b.actors || [];
+    const targets = b.targets || [];
+    const detectors = [b.detector, ...((b.evidence || {}).detectors || []).filter((d) => d !== b.detector)];
+    const fresh = Date.now() - Date.parse(b.detected_at) < NEW_FOR_MS;
     table.append(el("tr", { "data-testid": "group", "data-block": b.id },
-      el("td", {}, bar, el("span", { "data-testid": "group-score" }, Number(b.score).toFixed(2))),
-      el("td", {}, b.detector),
-      el("td", { title: (b.actors || []).join("\n") }, el("b", { "data-testid": "group-actors" }, fmt((b.actors || []).length)),
-         ` ${members}${(b.actors || []).length > 3 ? ", …" : ""}`),
-      el("td", { "data-testid": "group-targets" }, fmt((b.targets || []).length)),
-      el("td", {}, when),
-      el("td", {}, Number(b.density).toFixed(2)),
-      el("td", { class: "evidence" }, evidence)));
-  }
+      el("td", { class: "rank" }, `${i + 1}`, fresh ? el("span", { class: "new", title: "first detected in the last 10 minutes" }, "new") : ""),
+      el("td", { class: "n" }, barCell(b.score, bestScore, "score", `score ${b.score}`),
+         el("span", { "data-testid": "group-score" }, Number(b.score).toFixed(2))),
+      el("td", { title: actors.join("\n") }, barCell(size(b), mostMembers, "members", `${size(b)} members`),
+         el("b", { "data-testid": "group-actors" }, fmt(size(b))),
+         el("span", { class: "sample" }, `${actors.slice(0, 2).map(member).join(", ")}${actors.length > 2 ? ", …" : ""}`)),
+      el("td", { title: targets.join("\n") }, el("b", { "data-testid": "group-targets" }, fmt(targets.length)),
+         el("span", { class: "sample", "data-testid": "group-target-names" },
+            `${targets.slice(0, 3).map((t) => short(t, 18)).join(", ")}${targets.length > 3 ? ", …" : ""}`)),
+      el("td", { class: "when", "data-testid": "group-window", title: `${b.start} – ${b.end}` }, window_(b.start, b.end)),
+      el("td", { "data-testid": "group-detectors" },
+         ...detectors.map((d, j) => el("span", { class: j === 0 ? "chip lead" : "chip" }, d))),
+      el("td", { class: "evidence" }, evidenceText(b))));
+  });
   body.append(table);
   if (blocks.length > TOP_GROUPS) body.append(el("p", { class: "empty" }, `and ${blocks.length - TOP_GROUPS} more`));
   return body;
