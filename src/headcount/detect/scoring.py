@@ -156,5 +156,29 @@ class Background:
             actors, targets, start, end = new_actors, new_targets, new_start, new_end
             if stable:
                 break
+        if actors.size and targets.size:
+            actors = self._add_likely_members(actors, targets, start, end)
         refined = Candidate(actors, targets, start, end, c.detector, evidence=dict(c.evidence))
         return self.score(refined)
+
+    def _add_likely_members(self, actors: np.ndarray, targets: np.ndarray, start: int, end: int) -> np.ndarray:
+        """Add the actors more likely members than background, by Bayes' rule on their count.
+
+        A member's cells on the block's targets in its window are Poisson with the block's
+        rate per member; a bystander's with its chance expectation. One cell in a tight
+        burst on unpopular targets is then evidence enough, which no significance test on
+        a single count can say; the prior odds are the block's share of all actors.
+        """
+        h0, h1 = self.hours(start, end)
+        span = self.window(h0, h1)
+        actor, target = self.actor[span], self.target[span]
+        is_t = self.member(targets, self.target_mass.size)
+        counts = np.bincount(actor[is_t[target]], minlength=self.actor_mass.size).astype(np.float64)
+        rate = counts[actors].sum() / actors.size
+        touching = np.flatnonzero(counts > 0)
+        mu = np.maximum(self.actor_mass[touching] * (self.target_mass[targets].sum() / self.total)
+                        * self.window_share(h0, h1), 1e-12)
+        m = counts[touching]
+        prior = actors.size / max(self.n_actors - actors.size, 1)  # touching is the evidence, not the prior
+        log_odds = m * np.log(rate / mu) - rate + mu + math.log(prior)
+        return np.union1d(actors, touching[log_odds > 0.0])
