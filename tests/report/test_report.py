@@ -1,12 +1,16 @@
 """`headcount report`: the CLI writes a self-contained page that opens in Chromium with no
-network and shows its charts; `--contacts-out` lists only the people judged real, audited."""
+network and shows its charts; the groups are those the service's detection stored unless
+`--blocks` gives others; `--contacts-out` lists only the people judged real (no member of a
+stored or given group), audited."""
 
 from __future__ import annotations
 
 import csv
 import json
+import random
 import re
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -182,3 +186,114 @@ def test_contacts_need_kept_contacts(tmp_path: Path) -> None:
     store = open_store(url)
     assert store.read_audit() == []  # nothing was read, so nothing is audited
     store.close()
+
+
+class Detected:
+    """A pool whose registrants include a follow ring with clean-looking addresses, and the
+    service's own detection run over the log, so the ring is a stored block."""
+
+    RING, FANS = 30, 150
+
+    def __init__(self, tmp: Path) -> None:
+        self.url = f"sqlite:///{tmp / 'detected.db'}"
+        store = open_store(self.url)
+        keys = {r: create_key(store, r) for r in ("client", "staff")}
+        app = create_app(store, settings=Settings(keep_contacts=True), sweep_interval=None, close_store=True)
+        rng = random.Random(5)
+        now = datetime.now(UTC)
+        self.real_emails = [person_email("aa11", i) for i in range(REAL)]
+        self.ring_emails = [person_email("bb22", i) for i in range(self.RING)]
+        accounts = [f"@acc{i}" for i in range(200)]
+        self.ring_targets = rng.sample(accounts, 10)
+        with TestClient(app) as client:
+            staff, cli = ({"Authorization": f"Bearer {keys[r]}"} for r in ("staff", "client"))
+            assert client.post("/v1/pools", headers=staff, json={
+                "id": "rally", "name": "The rally", "kind": "event", "capacity": 100,
+                "per_actor_limit": 2, "hold_ttl_s": 600}).status_code == 201
+            for email in self.real_emails + self.ring_emails:  # every one looks like a person
+                r = client.post("/v1/pools/rally/holds", headers=cli, json={"actor": {"email": email}})
+                assert r.status_code == 201 and r.json()["risk"]["score"] < 0.3, r.text
+
+            def follow(actor: dict[str, str], target: str, when: datetime) -> None:
+                r = client.post("/v1/actions", headers=cli, json={
+                    "verb": "follow", "actor": actor, "target": target, "ts": when.isoformat()})
+                assert r.status_code == 200, r.text
+
+            for i in range(self.FANS):  # ordinary people follow a few accounts over a day
+                for target in rng.sample(accounts, 3):
+                    follow({"id": f"fan{i}"}, target, now - timedelta(hours=24 * rng.random()))
+            burst = now - timedelta(hours=2)
+            for email in self.ring_emails:  # the ring follows the same ten accounts within 20 minutes
+                for target in self.ring_targets:
+                    follow({"email": email}, target, burst + timedelta(minutes=20 * rng.random()))
+            app.state.groups.run_once()  # the job the service runs on its schedule
+        store = open_store(self.url)
+        self.blocks = store.list_blocks()
+        self.members = store.block_members()
+        store.close()
+
+
+@pytest.fixture(scope="module")
+def detected(tmp_path_factory: pytest.TempPathFactory) -> Detected:
+    return Detected(tmp_path_factory.mktemp("detected"))
+
+
+def test_report_shows_the_stored_groups_by_default(detected: Detected, tmp_path: Path) -> None:
+    assert len(detected.blocks) == 1 and set(detected.blocks[0].targets) == set(detected.ring_targets)
+    out = tmp_path / "report.html"
+    result = _run("--pool", "rally", "--out", str(out), "--store", detected.url)
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "detected by the service" in html and "id='no-groups'" not in html
+    assert html.count("class=\"score\"") == 1  # one bar in the groups chart
+    row = re.search(r"<tr><td>1</td><td>([^<]*)</td><td class='n'>([^<]*)</td><td class='n'>([^<]*)</td>"
+                    r"<td class='n'>([^<]*)</td><td class='n'>([^<]*)</td>", html)
+    assert row, html
+    block = detected.blocks[0]
+    assert row.groups() == (block.detector, f"{block.score:.2f}", f"{len(block.actors):,}",
+                            f"{detected.RING:,}", f"{len(block.targets):,}")
+    assert "member–target pairs where chance gives" in html and "UTC" in html
+    assert f"{detected.RING:,} belong to a coordinated group" in html
+
+
+def test_contacts_out_leaves_out_members_of_stored_groups(detected: Detected, tmp_path: Path) -> None:
+    contacts = tmp_path / "clean.csv"
+    result = _run("--pool", "rally", "--out", str(tmp_path / "r.html"), "--store", detected.url,
+                  "--contacts-out", str(contacts), "--reason", REASON)
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(contacts.open()))
+    assert sorted(r["emails"] for r in rows) == sorted(detected.real_emails)
+    assert not {r["actor_key"] for r in rows} & detected.members
+    assert f"{REAL:,} of {REAL + detected.RING:,} registrants judged real" in result.output
+
+
+def test_blocks_file_overrides_what_is_shown_but_stored_members_stay_out(detected: Detected,
+                                                                         tmp_path: Path) -> None:
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"blocks": [{"id": "x", "detector": "lockstep", "actors": ["p1", "p2", "p3"],
+                                             "targets": ["t1", "t2"], "start": 1_790_000_000,
+                                             "end": "2026-11-22T11:00:00Z", "density": 1.0, "score": 3.0}]}))
+    out, contacts = tmp_path / "r.html", tmp_path / "clean.csv"
+    result = _run("--pool", "rally", "--out", str(out), "--store", detected.url, "--blocks", str(other),
+                  "--contacts-out", str(contacts), "--reason", REASON)
+    assert result.exit_code == 0, result.output
+    html = out.read_text()
+    assert "from other.json" in html and "detected by the service" not in html
+    assert "2026-11-22 11:00 UTC" in html and "2026-09-21" in html  # ISO and Unix times both read
+    assert sorted(r["emails"] for r in csv.DictReader(contacts.open())) == sorted(detected.real_emails)
+
+
+def test_no_stored_groups_says_so(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    store = open_store(url)
+    from headcount.ledger import IdentityGuard, Ledger, PoolSpec
+    from headcount.ledger.service import ActorInfo
+    from headcount.privacy.keyring import load_keyring
+
+    ledger = Ledger(store, IdentityGuard(load_keyring()))
+    ledger.create_pool(PoolSpec("p", "P", "event", 10, 2, 60))
+    assert ledger.hold("p", 1, ActorInfo(id="a")).ok
+    store.close()
+    out = tmp_path / "r.html"
+    assert _run("--pool", "p", "--out", str(out), "--store", url).exit_code == 0
+    assert "group detection has stored no coordinated group" in out.read_text()

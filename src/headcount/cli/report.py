@@ -16,7 +16,9 @@ from headcount.cli.backup import STORE_OPTION
 @click.option("--out", required=True, type=click.Path(dir_okay=False, writable=True), help="HTML file to write")
 @STORE_OPTION
 @click.option("--blocks", "blocks_path", type=click.Path(exists=True, dir_okay=False),
-              help="detected groups: the JSON of `headcount detect --out` or GET /v1/blocks")
+              help="show these groups instead of those the service's detection stored: the JSON of"
+                   " `headcount detect --out` or GET /v1/blocks (stored groups' members stay out of"
+                   " --contacts-out either way)")
 @click.option("--history", multiple=True, metavar="POOL",
               help="earlier pools to learn show-up rates from (repeat); default: every pool of the same"
                    " kind with check-ins")
@@ -28,7 +30,10 @@ from headcount.cli.backup import STORE_OPTION
 def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | None, history: tuple[str, ...],
            contacts_out: str | None, reason: str | None, who: str) -> None:
     """Write a self-contained HTML report of a pool: registrations by risk band, the real
-    headcount against capacity, coordinated groups, and the reasoning in words."""
+    headcount against capacity, coordinated groups, and the reasoning in words.
+
+    The groups are those the service's detection stored, unless --blocks gives others; the
+    cleaned contact list leaves out every member of a stored or given group."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from headcount.privacy.keyring import KeyRingError, load_keyring
@@ -38,7 +43,7 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
 
     if contacts_out and not (reason and reason.strip()):
         raise click.BadParameter("exporting contacts needs a reason for the audit log", param_hint="--reason")
-    blocks: list[dict[str, object]] = []
+    blocks: list[dict[str, object]] | None = None  # None: the groups stored by the service's detection
     if blocks_path:
         try:
             with open(blocks_path, "rb") as f:
@@ -53,7 +58,8 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
         with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed:,} rows"),
                       TimeElapsedColumn(), transient=True) as bar:
             task = bar.add_task("reading the action log", total=None)
-            data = gather(store, pool_id, blocks=blocks, history=list(history) or None,
+            source = os.path.basename(blocks_path) if blocks_path else None
+            data = gather(store, pool_id, blocks=blocks, blocks_source=source, history=list(history) or None,
                           progress=lambda n: bar.advance(task, n))
             bar.update(task, description="writing the report")
             with open(out, "w", encoding="utf-8") as f:

@@ -1,7 +1,7 @@
 """`headcount report`: a self-contained HTML report of a pool and its cleaned contact list.
 
     from headcount.report import gather, render_html
-    html = render_html(gather(store, "rally-tulsa", blocks=[...]))
+    html = render_html(gather(store, "rally-tulsa"))  # groups: those the service stored, or blocks=[...]
 """
 
 from .build import ReportData, gather, render_html

@@ -25,6 +25,7 @@ from .contacts import Registrant, registrants
 BUCKETS_S = (60, 300, 600, 1800, 3600, 3 * 3600, 6 * 3600, 86400, 7 * 86400)
 MAX_BARS = 96
 TOP_GROUPS = 5
+STORED_BLOCKS = 1_000
 
 
 class ReportError(ValueError):
@@ -44,6 +45,8 @@ class ReportData:
     blocks: list[dict[str, Any]]
     people: dict[str, Registrant] = field(default_factory=dict)
     generated_at: float = 0.0
+    #: where the groups come from: "store" (the service's detection) or the name of a --blocks file
+    blocks_source: str = "store"
 
 
 def _timeline(store: Store, pool_id: str) -> tuple[int, list[tuple[float, dict[str, int]]]]:
@@ -79,19 +82,63 @@ def check_blocks(doc: Any) -> list[dict[str, Any]]:
     return sorted(blocks, key=lambda b: -float(b.get("score", 0.0)))
 
 
-def gather(store: Store, pool_id: str, *, blocks: Sequence[dict[str, Any]] = (),
-           history: Sequence[str] | None = None, progress: Callable[[int], None] | None = None,
-           now: float | None = None) -> ReportData:
-    """Everything the report shows; `progress` is told how many action-log rows were read."""
+def stored_blocks(store: Store, limit: int = STORED_BLOCKS) -> list[dict[str, Any]]:
+    """The groups the service's detection stored, as GET /v1/blocks gives them; most suspicious first."""
+    out = []
+    for b in store.list_blocks(limit):
+        item = b.to_json()
+        item.update(detected_at=_iso(b.detected_at), updated_at=_iso(b.updated_at), start=_iso(b.start),
+                    end=_iso(b.end), size=len(b.actors))
+        out.append(item)
+    return sorted(out, key=lambda b: -float(b["score"]))
+
+
+def gather(store: Store, pool_id: str, *, blocks: Sequence[dict[str, Any]] | None = None,
+           blocks_source: str | None = None, history: Sequence[str] | None = None,
+           progress: Callable[[int], None] | None = None, now: float | None = None) -> ReportData:
+    """Everything the report shows; `progress` is told how many action-log rows were read.
+
+    The groups are the stored ones (the service's detection) unless `blocks` is given. Either
+    way, members of the stored groups and of the given ones count as "in a group", so none
+    of them is judged real.
+    """
     now = time.time() if now is None else now
     pool = store.get_pool(pool_id, now)
     if pool is None:
         raise ReportError("pool", f"no pool {pool_id!r}")
     headcount = pool_headcount(store, pool_id, history=history, now=now)
     bucket, points = _timeline(store, pool_id)
-    members = {str(a) for b in blocks for a in b.get("actors", [])}
+    if blocks is None:
+        blocks, blocks_source = stored_blocks(store), "store"
+    members = set(store.block_members()) | {str(a) for b in blocks for a in b.get("actors", [])}
     people = registrants(store, pool_id, members, progress)
-    return ReportData(pool, headcount, bucket, points, list(blocks), people, now)
+    return ReportData(pool, headcount, bucket, points, list(blocks), people, now,
+                      blocks_source or "the given blocks")
+
+
+def _iso(ts: float) -> str:
+    return datetime.fromtimestamp(ts, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def _window(start: Any, end: Any) -> str:
+    """'2026-11-23 14:28–16:28 UTC' within a day, both dates in full otherwise."""
+    first, last = _when(start), _when(end)
+    if first[:11] == last[:11] and first.endswith(" UTC") and last.endswith(" UTC"):
+        return f"{first[:-4]}–{last[11:]}"
+    return f"{first} – {last}"
+
+
+def _when(value: Any) -> str:
+    """A block's start or end (Unix seconds or ISO 8601) as 'YYYY-MM-DD HH:MM UTC'; other text as it is."""
+    try:
+        if isinstance(value, int | float):
+            moment = datetime.fromtimestamp(float(value), UTC)
+        else:
+            moment = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+            moment = moment.astimezone(UTC) if moment.tzinfo else moment.replace(tzinfo=UTC)
+    except (ValueError, OverflowError, OSError):
+        return str(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC")
 
 
 STYLE = """
@@ -155,10 +202,30 @@ def _reasoning(d: ReportData) -> str:
     return " ".join(parts)
 
 
+def _evidence(b: dict[str, Any]) -> str:
+    """A block's evidence in words: the pairs against chance and the detectors that saw it."""
+    e = b.get("evidence") or {}
+    parts = []
+    try:
+        cells, expected = float(e["cells"]), float(e["expected_cells"])
+        lift = f" ({cells / expected:,.0f}×)" if expected > 0 else ""
+        parts.append(f"{cells:,.0f} member–target pairs where chance gives {expected:,.0f}{lift}")
+    except (KeyError, TypeError, ValueError):
+        parts.extend(f"{k}: {v}" for k, v in list(e.items())[:3] if k != "detectors")
+    detectors = e.get("detectors")
+    if isinstance(detectors, list) and detectors:
+        parts.append("seen by " + ", ".join(str(x) for x in detectors))
+    return "; ".join(parts)
+
+
 def _groups_section(d: ReportData) -> str:
     if not d.blocks:
-        return ("<p class='note' id='no-groups'>No coordinated groups were given to this report "
-                "(pass <code>--blocks blocks.json</code> from <code>headcount detect</code>).</p>")
+        if d.blocks_source == "store":
+            return ("<p class='note' id='no-groups'>The service's group detection has stored no coordinated "
+                    "group (none found, or detection has not run on this store yet). "
+                    "<code>--blocks blocks.json</code> from <code>headcount detect</code> gives groups "
+                    "found elsewhere.</p>")
+        return f"<p class='note' id='no-groups'>No coordinated group in {escape(d.blocks_source)}.</p>"
     top = d.blocks[:TOP_GROUPS]
     rows = []
     bars = []
@@ -167,14 +234,19 @@ def _groups_section(d: ReportData) -> str:
         here = sum(1 for a in actors if a in d.people)
         score = float(b.get("score", 0.0))
         bars.append((f"group {i}", len(actors), score))
-        evidence = "; ".join(f"{k}: {v}" for k, v in list((b.get("evidence") or {}).items())[:3])
+        evidence = _evidence(b)
         rows.append(f"<tr><td>{i}</td><td>{escape(str(b.get('detector', '')))}</td><td class='n'>{score:.2f}</td>"
                     f"<td class='n'>{len(actors):,}</td><td class='n'>{here:,}</td>"
                     f"<td class='n'>{len(b.get('targets', [])):,}</td>"
-                    f"<td>{escape(str(b.get('start', '')))} – {escape(str(b.get('end', '')))}</td>"
+                    f"<td>{escape(_window(b.get('start', ''), b.get('end', '')))}</td>"
                     f"<td>{escape(evidence[:160])}</td></tr>")
     more = f"<p class='note'>and {len(d.blocks) - TOP_GROUPS} more</p>" if len(d.blocks) > TOP_GROUPS else ""
-    return (svg.groups_chart(bars) +
+    source = ("detected by the service over its recent action log" if d.blocks_source == "store"
+              else f"from {escape(d.blocks_source)}")
+    members = len({str(a) for b in d.blocks for a in b.get("actors", [])})
+    intro = (f"<p class='note' id='groups-source'>{len(d.blocks):,} group{'s' if len(d.blocks) != 1 else ''} "
+             f"with {members:,} members, {source}; most suspicious first.</p>")
+    return (intro + svg.groups_chart(bars) +
             "<table><tr><th>#</th><th>detector</th><th>score</th><th>members</th><th>registered here</th>"
             "<th>targets</th><th>when</th><th>evidence</th></tr>" + "".join(rows) + "</table>" + more)
 

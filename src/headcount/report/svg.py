@@ -95,9 +95,10 @@ def groups_chart(groups: Sequence[tuple[str, int, float]]) -> str:
     height = 12 + row * max(len(groups), 1)
     out = [_open(width, height, "coordinated groups by score")]
     best = max((s for _, _, s in groups), default=1.0) or 1.0
+    longest = 380  # leaves room for the label beside the longest bar
     for i, (name, members, score) in enumerate(groups):
         y = 8 + i * row
         out.append(_text(150, y + 14, name, "end"))
-        out.append(_rect(158, y, 420 * score / best, row - 8, "score", f"{name}: score {score:.2f}"))
-        out.append(_text(158 + 420 * score / best + 6, y + 14, f"{members:,} members, score {score:.2f}"))
+        out.append(_rect(158, y, longest * score / best, row - 8, "score", f"{name}: score {score:.2f}"))
+        out.append(_text(158 + longest * score / best + 6, y + 14, f"{members:,} members, score {score:.2f}"))
     return "".join(out) + "</svg>"
