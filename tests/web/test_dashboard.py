@@ -24,7 +24,7 @@ import pytest
 
 from headcount.access import create_key
 from headcount.demo import seed_demo
-from headcount.ledger import IdentityGuard, Ledger, PoolSpec
+from headcount.ledger import IdentityGuard, Ledger
 from headcount.privacy.keyring import load_keyring
 from headcount.store import open_store
 from headcount.testing.servers import running_server
@@ -143,11 +143,10 @@ def test_dashboard_needs_nothing_from_outside(served) -> None:  # type: ignore[n
 
 @pytest.fixture(scope="module")
 def detecting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:
-    """A server that runs group detection every second over an action log that starts empty."""
+    """A server that runs group detection every second over an action log that starts empty, and
+    has no pools: a social app that sends follows only (staff must still see the groups)."""
     url = f"sqlite:///{tmp_path_factory.mktemp('groups') / 'groups.db'}"
     store = open_store(url)
-    Ledger(store, IdentityGuard(load_keyring())).create_pool(
-        PoolSpec("launch", "Launch day", "event", 1_000, 2, 600))
     staff, client = create_key(store, "staff"), create_key(store, "client")
     store.close()
     with running_server(url, extra_env={"HEADCOUNT_DETECT_INTERVAL_S": "1"}) as server:
@@ -192,6 +191,7 @@ def test_groups_panel_shows_detected_blocks_live(detecting, browser) -> None:  #
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.goto(f"{base}/#key={staff}")
     page.wait_for_selector("#groups [data-testid=groups-empty]")  # nothing to find in an empty log
+    assert page.locator("#no-pools").is_visible() and not page.locator("#login").is_visible()
 
     ring_targets = _post_follow_ring(base, client)
     blocks = _blocks_after(base, staff, time.time() + 2)  # from a run over the whole log

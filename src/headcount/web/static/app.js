@@ -254,7 +254,12 @@ async function render() {
   const status = document.getElementById("status");
   try {
     const pools = await api("/v1/pools");
-    const staff = pools.length > 0 && "capacity" in pools[0];
+    let staff = pools.length > 0 && "capacity" in pools[0];
+    let blocks;  // fetched below, or here already when only GET /v1/blocks can tell a staff key (no pools)
+    if (!pools.length && apiKey()) {
+      blocks = await fetchBlocks().catch(() => null);
+      staff = blocks !== null;
+    }
     document.getElementById("login").hidden = staff;
     const cards = await Promise.all(pools.map(async (pool) => {
       const card = el("article", { class: "pool", "data-pool": pool.id });
@@ -281,7 +286,11 @@ async function render() {
     document.getElementById("pools").replaceChildren(...cards);
     const groups = document.getElementById("groups");
     groups.hidden = !staff;
-    if (staff) document.getElementById("groups-body").replaceChildren(groupsPanel(await fetchBlocks()));
+    if (staff) {
+      document.getElementById("groups-body").replaceChildren(
+        groupsPanel(blocks === undefined ? await fetchBlocks() : blocks));
+    }
+    document.getElementById("no-pools").hidden = pools.length > 0;
     refreshes += 1;
     status.textContent = `${staff ? "staff view" : "public view"} · updated ${new Date().toLocaleTimeString()}`;
     status.dataset.updated = String(Date.now());
