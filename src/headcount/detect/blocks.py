@@ -82,13 +82,28 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(int(ts), UTC).isoformat().replace("+00:00", "Z")
 
 
+def exact_span(candidate: Candidate, log: ActionLog) -> tuple[int, int]:
+    """The first and last event of the block's actors on its targets in its window.
+
+    Scoring works on hour cells; the reported window is the events' own, to the second.
+    """
+    is_a = np.zeros(log.n_actors, dtype=bool)
+    is_a[candidate.actors] = True
+    is_t = np.zeros(log.n_targets, dtype=bool)
+    is_t[candidate.targets] = True
+    inside = (log.ts >= candidate.start) & (log.ts <= candidate.end)
+    ts = log.ts[inside][is_a[log.actor[inside]] & is_t[log.target[inside]]]
+    return (int(ts.min()), int(ts.max())) if ts.size else (candidate.start, candidate.end)
+
+
 def to_block(candidate: Candidate, log: ActionLog) -> Block:
     """Translate codes back to the log's labels."""
     cells = max(1, candidate.actors.size * candidate.targets.size)
+    start, end = exact_span(candidate, log)
     return Block(
         actors=log.actor_labels[np.sort(candidate.actors)],
         targets=log.target_labels[np.sort(candidate.targets)],
-        start=candidate.start, end=candidate.end,
+        start=start, end=end,
         density=min(1.0, candidate.evidence.get("pairs", candidate.events) / cells),
         score=float(candidate.score), detector=candidate.detector,
         events=candidate.events, expected=float(candidate.expected), evidence=_plain(candidate.evidence),
