@@ -101,6 +101,32 @@ def test_flood_lowers_the_estimate_when_history_saw_floods() -> None:
     assert flood.expected_real < calm.expected_real / 4
 
 
+def _pool_with_clean_fakes(rng: np.random.Generator, size: int, fake: float, show: float,
+                           clean: float) -> BandCounts:
+    """Like `_pool`, but a share `clean` of the fakes scores as low as real people."""
+    real = rng.random(size) >= fake
+    looks_clean = rng.random(size) < clean
+    scores = np.where(real | looks_clean, rng.beta(1, 12, size), rng.beta(6, 2, size))
+    came = (real & (rng.random(size) < show)).astype(int)
+    return count_registrations(BANDS, scores, None, came)
+
+
+def test_clean_looking_fakes_in_a_flood_beyond_the_history() -> None:
+    # history: mild attacks only (5-30% fakes, a third of them look clean); the new pool is 85% fake.
+    # Bayes' rule says the clean bands' real share falls with the pool's fake odds, so the estimate
+    # must come down below what the history's own clean-band rates suggest. It still over-estimates
+    # (15.1k for 7.4k; the interval misses): a flood unlike any before cannot be read off band counts.
+    rng = np.random.default_rng(13)
+    history = [_pool_with_clean_fakes(rng, 8_000, float(f), 0.5, 1 / 3) for f in rng.uniform(0.05, 0.3, 12)]
+    cur = _pool_with_clean_fakes(rng, 100_000, 0.85, 0.5, 1 / 3)
+    truth = int(cur.checked_in.sum())  # type: ignore[union-attr]
+    res = estimate_headcount(BandCounts(cur.registered), history, bands=BANDS)
+    history_rate = sum(float(h.checked_in[:3].sum()) for h in history) / sum(  # type: ignore[index]
+        float(h.registered[:3].sum()) for h in history)
+    assert truth < res.expected_real < 0.9 * history_rate * cur.registered[:3].sum()
+    _check_invariants(res, int(cur.total))
+
+
 def test_few_pools_give_wider_intervals_than_many() -> None:
     rng = np.random.default_rng(11)
     history = [_pool(rng, 5_000, 0.3, float(np.clip(0.5 + 0.08 * rng.standard_normal(), 0, 1)))

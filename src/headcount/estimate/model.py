@@ -8,22 +8,24 @@ Model (details and maths in docs/estimate.md)
    (empirical Bayes). Small pools are pulled towards mu_b; a band a pool never
    saw gets mu_b.
 2. *Rates depend on how flooded a pool is.* In a flooded pool even the
-   low-risk bands hold more clean-looking fakes, so band rates fall as the
-   pool's flagged share rises. Each band rate is regressed on
-   x_j = logit(flagged share of pool j) with a conjugate normal-inverse-chi^2
-   Bayesian regression (the prior from `Prior`: intercept = prior band rate,
-   slope 0); all bands share the design, so one matrix inverse serves all.
-3. *The new pool.* Its band rates are the regression's prediction at its own
+   low-risk bands hold clean-looking fakes. By Bayes' rule the odds that a
+   seat of band b is fake are the band's likelihood ratio times the pool's
+   fake odds, read from x_j = logit(flagged share of pool j). So each band
+   rate is p_jb = A_b / (1 + exp(x_j - xbar + lam_b)): real people's rate
+   times the band's real share, falling along a logistic curve (not a line)
+   as the pool floods. lam_b (the band's log fake odds at the history's
+   typical pool) is integrated over a grid with the prior
+   N(logit(mid score), band_odds_sd^2); A_b is least squares given lam_b.
+3. *The new pool.* Its band rates are the posterior-mean curves at its own
    x_0; expected_real = sum_b n_0b p_0b. For the interval, every earlier pool
-   is re-read with the new pool's band mix, rho_j = sum_b w_0b p_jb, and the
-   same regression on rho_j gives a Student-t predictive for the new pool's
-   rate (residual sd = pool-to-pool variation with the correlation between
-   bands included; leverage and the t tails = not knowing the parameters).
-   Chance turnout (whole parties, sum q^2 p (1 - p)) is added in quadrature.
+   is re-read with the new pool's band mix, and the residuals of that total
+   give the pool-to-pool variance (bands move together); add not knowing A_b
+   (leverage), not knowing lam_b (its posterior spread) and Student-t tails;
+   chance turnout (whole parties, sum q^2 p (1 - p)) is added in quadrature.
 4. *No history.* The monotone prior of `prior.py`, by Monte-Carlo with a
    fixed seed.
 
-Everything is vectorised over bands and pools: a call costs well under a
+Everything is vectorised over bands, pools and the grid: a call costs about a
 millisecond once the band counts are known.
 """
 
@@ -76,29 +78,61 @@ def shrink_band_rates(n: np.ndarray, y: np.ndarray, prior_mean: np.ndarray,
     return mu, kappa, shrunk
 
 
-@dataclass(frozen=True)
-class _Regression:
-    """Conjugate Bayesian regression of rates on [1, x - xbar], several responses at once."""
+_ODDS_GRID = np.linspace(-9.0, 9.0, 73)  # log odds that a band's seat is fake, at the history's typical pool
 
-    coef: np.ndarray  # 2 x k posterior mean
-    cov: np.ndarray  # 2 x 2 posterior scale matrix V_n (times sigma^2)
-    s2: np.ndarray  # k posterior scale of sigma^2
+
+@dataclass(frozen=True)
+class _RealShareFit:
+    """Per band, rate_jb = A_b * h_b(x_j): real people's show-up rate times the band's real share.
+
+    By Bayes' rule the odds that a seat of band b is fake are the band's
+    likelihood ratio (fakes vs real people) times the pool's fake odds; the
+    pool's fake odds are read from its flagged share, so
+    h_b(x) = 1 / (1 + exp((x - xbar) + lam_b)) with lam_b the band's log fake
+    odds at the history's typical pool. lam_b is integrated over a grid
+    (prior N(logit(mid score), band_odds_sd^2), likelihood of the residuals
+    with A_b profiled out under a scaled-inverse-chi^2 prior on their
+    variance); A_b is least squares given lam_b, kept in [0, 1].
+    """
+
+    rates: np.ndarray  # b: predicted show-up rate per band of the new pool
+    fitted: np.ndarray  # J x b: each earlier pool's fitted band rates
+    residuals: np.ndarray  # J x b: shrunk rate - fitted
+    band_s2: np.ndarray  # b: posterior scale of the pool-to-pool variance per band
+    leverage: np.ndarray  # b: h0^2 / sum_j h_j^2 (not knowing A_b), posterior mean over lam_b
+    odds_var: np.ndarray  # b: posterior variance of the predicted rate over lam_b
     dof: float
+    prior_ss: float
 
     @classmethod
-    def fit(cls, X: np.ndarray, Y: np.ndarray, M0: np.ndarray, prior: Prior) -> _Regression:
-        V0_inv = np.diag([prior.pseudo_pools, (prior.pool_sd / prior.slope_sd) ** 2])
-        Vn = np.linalg.inv(V0_inv + X.T @ X)
-        Mn = Vn @ (V0_inv @ M0 + X.T @ Y)
-        resid = Y - X @ Mn
-        d = Mn - M0
-        nu0 = prior.pool_sd_weight
-        ss = nu0 * prior.pool_sd**2 + (resid**2).sum(axis=0) + np.einsum("ik,ij,jk->k", d, V0_inv, d)
-        dof = nu0 + X.shape[0]
-        return cls(Mn, Vn, ss / dof, dof)
+    def fit(cls, shrunk: np.ndarray, x: np.ndarray, x0: float, lam0: np.ndarray, prior: Prior) -> _RealShareFit:
+        xbar = float(x.mean())
+        grid = _ODDS_GRID
+        h = 1.0 / (1.0 + np.exp((x[None, :] - xbar) + grid[:, None]))  # G x J real share
+        h0 = 1.0 / (1.0 + np.exp((x0 - xbar) + grid))  # G
+        hh = (h**2).sum(axis=1)  # G
+        amp = np.clip((h @ shrunk) / hh[:, None], 0.0, 1.0)  # G x b
+        fit = h[:, :, None] * amp[:, None, :]  # G x J x b
+        rss = ((shrunk[None] - fit) ** 2).sum(axis=1)  # G x b
+        prior_ss = prior.pool_sd_weight * prior.pool_sd**2
+        dof = prior.pool_sd_weight + max(len(x) - 2, 0)  # two parameters per band
+        log_post = (-0.5 * ((grid[:, None] - lam0[None, :]) / prior.band_odds_sd) ** 2
+                    - 0.5 * dof * np.log(prior_ss + rss))
+        wgt = np.exp(log_post - log_post.max(axis=0))
+        wgt /= wgt.sum(axis=0)  # G x b posterior over lam_b
+        pred = amp * h0[:, None]  # G x b
+        rates = (wgt * pred).sum(axis=0)
+        fitted = np.einsum("gb,gjb->jb", wgt, fit)
+        residuals = shrunk - fitted
+        band_s2 = (prior_ss + (residuals**2).sum(axis=0)) / dof
+        leverage = (wgt * (h0[:, None] ** 2 / hh[:, None])).sum(axis=0)
+        odds_var = (wgt * (pred - rates[None]) ** 2).sum(axis=0)
+        return cls(rates, fitted, residuals, band_s2, leverage, odds_var, dof, prior_ss)
 
-    def leverage(self, x0: np.ndarray) -> float:
-        return float(x0 @ self.cov @ x0)
+    def residual_var(self, w0: np.ndarray) -> float:
+        """Posterior scale of the pool-to-pool variance of a whole pool with band mix w0."""
+        r = self.residuals @ w0
+        return float((self.prior_ss + r @ r) / self.dof)
 
 
 def _check_inputs(bands: Bands, current: BandCounts, history: Sequence[BandCounts],
@@ -206,31 +240,29 @@ def estimate_headcount(current: BandCounts, history: Sequence[BandCounts] = (), 
     _, _, shrunk = shrink_band_rates(n, y, prior_rates)
 
     x = _logit(np.array([flagged_share(bands, h) for h in used]))
-    xbar = float(x.mean())
-    X = np.column_stack([np.ones(len(x)), x - xbar])
-    x0 = np.array([1.0, float(_logit(flagged_share(bands, current))) - xbar])
-
+    x0 = float(_logit(flagged_share(bands, current)))
     n0 = current.registered
     w0 = n0 / n0.sum()
-    # one regression, B + 1 responses: every band's rate, and each pool re-read with the new mix
-    responses = np.column_stack([shrunk, shrunk @ w0])
-    M0 = np.vstack([np.append(prior_rates, prior_rates @ w0), np.zeros(len(bands) + 1)])
-    reg = _Regression.fit(X, responses, M0, prior)
-    lev = reg.leverage(x0)
-    t_q = float(stats.t.ppf(0.5 + level / 2.0, reg.dof))
+    fit = _RealShareFit.fit(shrunk, x, x0, _logit(bands.mid), prior)
+    rates = fit.rates
+    t_q = float(stats.t.ppf(0.5 + level / 2.0, fit.dof))
     z_q = float(stats.norm.ppf(0.5 + level / 2.0))
 
-    pred = x0 @ reg.coef
-    rates = np.clip(pred[:-1], 0.0, 1.0)
-    rate_half = t_q * np.sqrt(reg.s2[:-1] * (1.0 + lev))
+    # each earlier pool re-read with the new pool's mix: its residual is the pool-to-pool
+    # variation of the whole pool (bands move together on a good or bad night)
+    s2_total = fit.residual_var(w0)
+    lev = float(fit.leverage @ w0)
+    var_odds = float((w0**2) @ fit.odds_var)  # not knowing how fake-laden each band is
+    rate_half = t_q * np.sqrt(fit.band_s2 * (1.0 + fit.leverage) + fit.odds_var)
     mean = float(rates @ n0)
     chance = float((rates * (1.0 - rates)) @ current.sum_sq)
-    pool_sd = float(n0.sum() * np.sqrt(reg.s2[-1]))
-    pool_half = t_q * pool_sd * math.sqrt(1.0 + lev)
+    seats = float(n0.sum())
+    pool_sd = seats * math.sqrt(s2_total)
+    pool_half = t_q * seats * math.sqrt(s2_total * (1.0 + lev) + var_odds)
     half = math.sqrt(pool_half**2 + z_q**2 * chance)
     p_over = None
     if capacity is not None:
-        p_over = float(stats.t.sf((capacity + 0.5 - mean) / (half / t_q), reg.dof)) if half > 0 else float(
+        p_over = float(stats.t.sf((capacity + 0.5 - mean) / (half / t_q), fit.dof)) if half > 0 else float(
             mean > capacity)
     parts = {
         "parameter": max((pool_half / z_q) ** 2 - pool_sd**2, 0.0),

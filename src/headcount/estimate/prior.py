@@ -26,8 +26,9 @@ class Prior:
     calibration_sd: float = 0.5  # log-sd of the calibration exponent g
     pool_sd: float = 0.1  # prior guess of the pool-to-pool sd of a turnout rate
     pool_sd_weight: float = 1.0  # that guess counts as this many pools (degrees of freedom)
-    pseudo_pools: float = 0.5  # the prior mean rate counts as this many pools
-    slope_sd: float = 0.2  # prior sd of the rate change per logit of flagged share
+    pseudo_pools: float = 0.5  # unused since the real-share model (kept so old callers still work)
+    slope_sd: float = 0.2  # unused since the real-share model (kept so old callers still work)
+    band_odds_sd: float = 2.0  # prior sd of a band's log fake odds around logit(its mid score)
     draws: int = 4000  # Monte-Carlo draws for the no-history case (fixed seed)
     seed: int = 20200620
 
@@ -41,6 +42,7 @@ class Prior:
             "pool_sd_weight": self.pool_sd_weight > 0.0,
             "pseudo_pools": self.pseudo_pools > 0.0,
             "slope_sd": self.slope_sd > 0.0,
+            "band_odds_sd": 0.0 < self.band_odds_sd <= 10.0,
             "draws": 100 <= self.draws <= 1_000_000,
         }
         for field, ok in checks.items():
