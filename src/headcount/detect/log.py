@@ -160,11 +160,6 @@ class ActionLog:
         except LogError as exc:
             raise LogError(f"{source}: {exc}") from None
 
-    def subset(self, mask: np.ndarray) -> ActionLog:
-        """The events where `mask` holds, with the same codes and labels."""
-        return ActionLog(self.actor[mask], self.target[mask], self.ts[mask],
-                         {k: v[mask] for k, v in self.modes.items()},
-                         self.actor_labels, self.target_labels, self.mode_labels)
 
 
 def read_log(path: str | Path, *, max_events: int = DEFAULT_MAX_EVENTS) -> ActionLog:

@@ -4,10 +4,12 @@ Shin, Hooi and Faloutsos (M-Zoom, ECML-PKDD 2016; D-Cube, WSDM 2017) find severa
 dense blocks by peeling attribute values greedily and taking each block out before
 the next. Time enters as buckets of one width; since a ring's burst can last an
 hour or days, the log is cut at several widths (chosen from its span) and every
-scale is peeled. Densities: arithmetic, geometric, suspiciousness (size-based),
-and the default "poisson": suspiciousness against each value's own activity,
-penalised for the choice of members, which does not mistake popular targets or
-busy hours for a block.
+scale is peeled, one value at a time (M-Zoom) or in D-Cube's batches
+(`batch_eps`). Densities: arithmetic, geometric, suspiciousness (the default), and
+"poisson": suspiciousness against each value's own activity, penalised for the
+choice of members (the ensemble's score). A whole-tensor peel of a large log tends
+to drift into a giant block before it reaches a small ring; the ensemble therefore
+also grows blocks from burst seeds (`local.BurstSeeds`).
 """
 
 from __future__ import annotations
