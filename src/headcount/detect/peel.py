@@ -361,11 +361,6 @@ def _index(cells: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return ptr, members
 
 
-#: The Poisson measure ties everywhere at the start (every value has exactly its
-#: expected mass), so by default its peel is steered by size-based suspiciousness.
-_STEER = {"poisson": "suspiciousness"}
-
-
 @dataclass(frozen=True)
 class PeelResult:
     """The densest state a peel passed through: one value array per mode."""
@@ -416,7 +411,7 @@ class Tensor:
         if batch_eps is None:
             order, density, best_step = _peel(self.cells, w, self.offsets, self.ptr, self.members,
                                               code, full_sizes, full_mass, prior,
-                                              MEASURES[steer or _STEER.get(measure, measure)])
+                                              MEASURES[steer or measure])
         else:
             order, density, best_step = _dcube(self.cells, w, self.offsets, self.ptr, self.members,
                                                code, full_sizes, full_mass, prior, batch_eps)
