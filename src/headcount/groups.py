@@ -13,7 +13,6 @@ import fcntl
 import logging
 import os
 import time
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -70,56 +69,104 @@ class Leadership:
         self._handle = None
 
 
+class Vocabulary:
+    """Strings to dense int codes, kept across runs, so the window is held as int arrays."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.labels: list[str] = []
+
+    def encode(self, values: list[str]) -> np.ndarray:
+        index, labels = self.index, self.labels
+        out = np.empty(len(values), dtype=np.int64)
+        for i, value in enumerate(values):
+            code = index.get(value)
+            if code is None:
+                code = index[value] = len(labels)
+                labels.append(value)
+            out[i] = code
+        return out
+
+    def decode(self, codes: Any) -> tuple[str, ...]:
+        return tuple(self.labels[int(c)] for c in codes)
+
+
+COLUMNS = ("actor", "target", "ip", "device")
+
+
 class GroupWatch:
-    """The recent action log, the detector run over it, and the flagged persons."""
+    """The recent action log, the detector run over it, and the flagged persons.
+
+    The window is held as arrays of codes (a few bytes per action, not a Python
+    object per field), appended page by page and cut by time before each run.
+    """
 
     def __init__(self, store: Store, *, window_s: float = DEFAULT_WINDOW_S, top: int = 20,
                  min_score: float = DEFAULT_MIN_SCORE, clock: Callable[[], float] = time.time) -> None:
         self.store, self.window_s, self.top, self.min_score, self.clock = store, window_s, top, min_score, clock
         self.members: frozenset[str] = frozenset()
-        self._rows: deque[tuple[float, str, str, str, str]] = deque()
+        self.vocab = {name: Vocabulary() for name in COLUMNS}
+        self._ts = np.empty(0, dtype=np.float64)
+        self._codes = {name: np.empty(0, dtype=np.int64) for name in COLUMNS}
         self._cursor = 0
         self.last_run: dict[str, Any] = {}
+
+    def __len__(self) -> int:
+        return int(self._ts.size)
 
     def collect(self) -> int:
         """Read the actions logged since the last call; forget those past the window."""
         added = 0
         while True:
             page = self.store.read_actions(self._cursor, PAGE)
-            for a in page:
-                attrs = a.attrs or {}
+            if page:
                 # the target alone: a hold, its confirmation and the check-in are one
                 # person on one pool, not three targets acted on together
-                self._rows.append((a.ts, a.actor_key, a.target,
-                                   str(attrs.get("ip") or "-"), str(attrs.get("device") or "-")))
-            if page:
+                fields = {"actor": [a.actor_key for a in page], "target": [a.target for a in page],
+                          "ip": [str((a.attrs or {}).get("ip") or "-") for a in page],
+                          "device": [str((a.attrs or {}).get("device") or "-") for a in page]}
+                self._ts = np.concatenate([self._ts, np.fromiter((a.ts for a in page), np.float64, len(page))])
+                for name in COLUMNS:
+                    self._codes[name] = np.concatenate([self._codes[name], self.vocab[name].encode(fields[name])])
                 self._cursor = page[-1].seq
                 added += len(page)
             if len(page) < PAGE:
                 break
-        horizon = self.clock() - self.window_s
-        while self._rows and self._rows[0][0] < horizon:
-            self._rows.popleft()
+        recent = self._ts >= self.clock() - self.window_s  # imported events may be out of order
+        if not recent.all():
+            self._ts = self._ts[recent]
+            self._codes = {name: codes[recent] for name, codes in self._codes.items()}
         return added
 
     def detect(self) -> list[StoredBlock]:
         """Run the ensemble over the window and make its blocks the stored set."""
         began = time.perf_counter()
         blocks: list[StoredBlock] = []
-        if len(self._rows) >= MIN_EVENTS:
-            ts, actor, target, ip, device = (np.array(c) for c in zip(*self._rows))
-            action_log = ActionLog.from_arrays(actor, target, ts, {"ip": ip, "device": device})
+        if len(self) >= MIN_EVENTS:
+            c = self._codes
+            action_log = ActionLog.from_arrays(c["actor"], c["target"], self._ts.astype(np.int64),
+                                               {"ip": c["ip"], "device": c["device"]})
             model = Ensemble(top=self.top, min_score=self.min_score).fit(action_log)
             now = self.clock()
             for b in model.blocks_:
-                actors = tuple(str(a) for a in b.actors)
+                actors = self.vocab["actor"].decode(b.actors)
                 blocks.append(StoredBlock(block_id(actors), now, now, b.detector, round(b.score, 2),
                                           float(b.start), float(b.end), round(b.density, 4), b.events,
-                                          actors, tuple(str(t) for t in b.targets), b.evidence))
+                                          actors, self.vocab["target"].decode(b.targets),
+                                          self._readable(b.evidence)))
         self.store.replace_blocks(blocks)
-        self.last_run = {"events": len(self._rows), "blocks": len(blocks),
+        self.last_run = {"events": len(self), "blocks": len(blocks),
                          "seconds": round(time.perf_counter() - began, 3)}
         return blocks
+
+    def _readable(self, evidence: dict[str, Any]) -> dict[str, Any]:
+        """The evidence with network and device codes turned back into their keyed hashes."""
+        out = dict(evidence)
+        for name in ("ip", "device"):
+            if isinstance(out.get(name), list):
+                out[name] = [{**item, "value": self.vocab[name].labels[int(item["value"])]}
+                             for item in out[name]]
+        return out
 
     def refresh(self) -> frozenset[str]:
         """Reload the members of the stored blocks (every process, leader or not)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from headcount.detect.blocks import Block, Candidate, merge, to_block
+from headcount.detect.blocks import Block, Candidate, merge, mode_evidence, to_block
 from headcount.detect.log import ActionLog
 from headcount.detect.scoring import Background
 
@@ -53,6 +53,8 @@ class Detector:
             progress("scoring")
         ranked = [c for c in merge(found) if reportable(c, self.min_score)]
         self.candidates_ = found
+        for c in ranked[: self.top]:  # what the extra modes (ip, device, ...) say, for the top only
+            c.evidence.update(mode_evidence(log, c.actors, c.targets, c.start, c.end))
         self.blocks_: list[Block] = [to_block(c, log) for c in ranked[: self.top]]
         return self
 

@@ -82,6 +82,29 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(int(ts), UTC).isoformat().replace("+00:00", "Z")
 
 
+def mode_evidence(log: ActionLog, actors: np.ndarray, targets: np.ndarray, start: int, end: int,
+                  top: int = 5) -> dict[str, object]:
+    """The most frequent values of each extra mode among the block's events, with their share."""
+    if not log.modes:
+        return {}
+    is_a = np.zeros(log.n_actors, dtype=bool)
+    is_a[actors] = True
+    is_t = np.zeros(log.n_targets, dtype=bool)
+    is_t[targets] = True
+    inside = is_a[log.actor] & is_t[log.target] & (log.ts >= start) & (log.ts <= end)
+    n = int(inside.sum())
+    out: dict[str, object] = {}
+    for name, codes in log.modes.items():
+        if n == 0:
+            continue
+        counts = np.bincount(codes[inside], minlength=log.mode_labels[name].shape[0])
+        best = np.argsort(counts)[::-1][:top]
+        best = best[counts[best] > 0]
+        out[name] = [{"value": _plain(log.mode_labels[name][v]), "share": round(counts[v] / n, 3)}
+                     for v in best]
+    return out
+
+
 def exact_span(candidate: Candidate, log: ActionLog) -> tuple[int, int]:
     """The first and last event of the block's actors on its targets in its window.
 

@@ -37,33 +37,6 @@ def auto_scales(ts: np.ndarray) -> tuple[int, ...]:
     return chosen or (max(1, span // MIN_BUCKETS),)
 
 
-def mode_evidence(log: ActionLog, actors: np.ndarray, targets: np.ndarray, start: int, end: int,
-                  top: int = 5) -> dict[str, object]:
-    """The most frequent values of each extra mode among the block's events, with their share."""
-    if not log.modes:
-        return {}
-    is_a = np.zeros(log.n_actors, dtype=bool)
-    is_a[actors] = True
-    is_t = np.zeros(log.n_targets, dtype=bool)
-    is_t[targets] = True
-    inside = is_a[log.actor] & is_t[log.target] & (log.ts >= start) & (log.ts <= end)
-    n = int(inside.sum())
-    out: dict[str, object] = {}
-    for name, codes in log.modes.items():
-        if n == 0:
-            continue
-        counts = np.bincount(codes[inside], minlength=log.mode_labels[name].shape[0])
-        best = np.argsort(counts)[::-1][:top]
-        best = best[counts[best] > 0]
-        out[name] = [{"value": _plain(log.mode_labels[name][v]), "share": round(counts[v] / n, 3)}
-                     for v in best]
-    return out
-
-
-def _plain(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
-
-
 class DenseTensor(Detector):
     """M-Zoom peeling of (actor, target, time bucket, extra modes), several blocks per scale."""
 
@@ -114,7 +87,6 @@ class DenseTensor(Detector):
             evidence = {"bucket_s": width, "peel_density": round(result.density, 3)}
             start = origin + int(buckets.min()) * width
             end = origin + (int(buckets.max()) + 1) * width - 1
-            evidence.update(mode_evidence(log, result.values[0], result.values[1], start, end))
             out.append(Candidate(result.values[0], result.values[1], start, end,
                                  self.label, evidence=evidence))
         return out

@@ -1,0 +1,50 @@
+"""The service's detection job: the window it keeps, and blocks in the store's terms."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+from headcount.groups import GroupWatch, Leadership
+from headcount.store import open_store
+from headcount.store.base import ActionRequest
+
+NOW = 1_900_000_000.0
+
+
+def _follow(store, who: str, target: str, ts: float, ip: str) -> None:  # type: ignore[no-untyped-def]
+    store.record_action(ActionRequest(who, "follow", target, ts, ((10**6, 3600),), attrs={"ip": ip}))
+
+
+def test_window_blocks_and_evidence_in_the_stores_terms(tmp_path: Path) -> None:
+    store = open_store(f"sqlite:///{tmp_path}/g.db")
+    rng = random.Random(1)
+    for i in range(300):
+        for t in rng.sample(range(200), 3):
+            _follow(store, f"fan{i}", f"@a{t}", NOW - 86400 * rng.random(), f"net{i % 50}")
+    for i in range(30):
+        for t in range(10):
+            _follow(store, f"ring{i}", f"@r{t}", NOW - 7200 + rng.random() * 1200, "farm")
+    _follow(store, "old", "@a1", NOW - 30 * 86400, "net1")  # imported late, long past the window
+    watch = GroupWatch(store, clock=lambda: NOW)
+    assert watch.collect() == 1201 and len(watch) == 1200
+    assert watch.collect() == 0 and len(watch) == 1200  # nothing new is read twice
+    blocks = watch.detect()
+    assert len(blocks) == 1
+    block = blocks[0]
+    assert set(block.actors) == {f"ring{i}" for i in range(30)}
+    assert set(block.targets) == {f"@r{t}" for t in range(10)}
+    assert block.evidence["ip"] == [{"value": "farm", "share": 1.0}]
+    assert watch.refresh() == frozenset(block.actors) and store.list_blocks()[0].id == block.id
+    store.close()
+
+
+def test_one_leader_per_store(tmp_path: Path) -> None:
+    first, second = open_store(f"sqlite:///{tmp_path}/l.db"), open_store(f"sqlite:///{tmp_path}/l.db")
+    a, b = Leadership(first), Leadership(second)
+    assert a.acquire() and a.acquire() and not b.acquire()
+    a.release()
+    assert b.acquire()
+    b.release()
+    first.close()
+    second.close()
