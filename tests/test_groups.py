@@ -48,3 +48,23 @@ def test_one_leader_per_store(tmp_path: Path) -> None:
     b.release()
     first.close()
     second.close()
+
+
+def test_a_row_that_commits_late_is_still_read(tmp_path: Path) -> None:
+    """On PostgreSQL a lower sequence number can commit after a higher one: simulated here
+    by inserting a row below the cursor behind the job's back."""
+    import sqlite3
+
+    store = open_store(f"sqlite:///{tmp_path}/late.db")
+    for i in range(5):
+        _follow(store, f"a{i}", "@t", NOW - 60 * i, "net")
+    with sqlite3.connect(f"{tmp_path}/late.db") as conn:
+        conn.execute("DELETE FROM actions WHERE seq = 3")
+    watch = GroupWatch(store, clock=lambda: NOW)
+    assert watch.collect() == 4
+    with sqlite3.connect(f"{tmp_path}/late.db") as conn:
+        conn.execute("INSERT INTO actions (seq, ts, verb, actor_key, target, decision)"
+                     " VALUES (3, ?, 'follow', 'late', '@t', 'allowed')", (NOW - 5,))
+    assert watch.collect() == 1 and len(watch) == 5
+    assert watch.collect() == 0
+    store.close()

@@ -26,6 +26,7 @@ log = logging.getLogger("headcount.groups")
 
 DEFAULT_WINDOW_S = 7 * 86400
 PAGE = 50_000
+REREAD = 10_000  # how far back each read starts (rows that committed late)
 MIN_EVENTS = 50  # fewer actions than this hold no block worth a run
 
 
@@ -109,34 +110,48 @@ class GroupWatch:
         self._ts = np.empty(0, dtype=np.float64)
         self._codes = {name: np.empty(0, dtype=np.int64) for name in COLUMNS}
         self._cursor = 0
+        self._recent: set[int] = set()  # sequence numbers seen within REREAD of the cursor
         self.last_run: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return int(self._ts.size)
 
     def collect(self) -> int:
-        """Read the actions logged since the last call; forget those past the window."""
+        """Read the actions logged since the last call; forget those past the window.
+
+        On PostgreSQL a row can commit after a row with a higher sequence number, so
+        each read starts `REREAD` numbers back and skips what it has already seen.
+        """
         added = 0
+        start = max(0, self._cursor - REREAD)
         while True:
-            page = self.store.read_actions(self._cursor, PAGE)
-            if page:
-                # the target alone: a hold, its confirmation and the check-in are one
-                # person on one pool, not three targets acted on together
-                fields = {"actor": [a.actor_key for a in page], "target": [a.target for a in page],
-                          "ip": [str((a.attrs or {}).get("ip") or "-") for a in page],
-                          "device": [str((a.attrs or {}).get("device") or "-") for a in page]}
-                self._ts = np.concatenate([self._ts, np.fromiter((a.ts for a in page), np.float64, len(page))])
-                for name in COLUMNS:
-                    self._codes[name] = np.concatenate([self._codes[name], self.vocab[name].encode(fields[name])])
-                self._cursor = page[-1].seq
-                added += len(page)
-            if len(page) < PAGE:
+            rows = self.store.read_actions(start, PAGE)
+            fresh = [a for a in rows if a.seq not in self._recent]
+            if fresh:
+                self._append(fresh)
+                self._recent.update(a.seq for a in fresh)
+                self._cursor = max(self._cursor, fresh[-1].seq)
+                added += len(fresh)
+            if len(rows) < PAGE:
                 break
+            start = rows[-1].seq
+        floor = self._cursor - REREAD
+        self._recent = {q for q in self._recent if q > floor}
         recent = self._ts >= self.clock() - self.window_s  # imported events may be out of order
         if not recent.all():
             self._ts = self._ts[recent]
             self._codes = {name: codes[recent] for name, codes in self._codes.items()}
         return added
+
+    def _append(self, page: list[Any]) -> None:
+        # the target alone: a hold, its confirmation and the check-in are one
+        # person on one pool, not three targets acted on together
+        fields = {"actor": [a.actor_key for a in page], "target": [a.target for a in page],
+                  "ip": [str((a.attrs or {}).get("ip") or "-") for a in page],
+                  "device": [str((a.attrs or {}).get("device") or "-") for a in page]}
+        self._ts = np.concatenate([self._ts, np.fromiter((a.ts for a in page), np.float64, len(page))])
+        for name in COLUMNS:
+            self._codes[name] = np.concatenate([self._codes[name], self.vocab[name].encode(fields[name])])
 
     def detect(self) -> list[StoredBlock]:
         """Run the ensemble over the window and make its blocks the stored set."""
