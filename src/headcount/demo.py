@@ -16,9 +16,16 @@ DEMO_POOLS = [
     PoolSpec("shop-shirts", "Campaign shop: shirts", "stock", 1_200, 3, 600, LightThresholds(0.25, 0.05)),
 ]
 
-#: An earlier event whose door scanned check-ins: what the headcount estimate learns show-up rates from.
-DEMO_PAST = PoolSpec("rally-okc", "Earlier rally, 800-seat hall (checked in)", "event", 800, 2, 900)
-DEMO_PAST_REGISTRATIONS, DEMO_PAST_SHOW_RATE = 600, 0.55
+#: Earlier events whose doors scanned check-ins: what the headcount estimate learns show-up
+#: rates from (an organiser's history; with one or two pools its interval is very wide).
+#: (pool, registrations, share who came, days ago)
+DEMO_PAST = [
+    (PoolSpec("rally-okc", "Earlier rally, Oklahoma City (checked in)", "event", 800, 2, 900), 600, 0.55, 14),
+    (PoolSpec("rally-wichita", "Earlier rally, Wichita (checked in)", "event", 600, 2, 900), 420, 0.62, 28),
+    (PoolSpec("rally-dallas", "Earlier rally, Dallas (checked in)", "event", 1_000, 2, 900), 700, 0.48, 42),
+    (PoolSpec("rally-omaha", "Earlier rally, Omaha (checked in)", "event", 500, 2, 900), 350, 0.58, 56),
+    (PoolSpec("rally-denver", "Earlier rally, Denver (checked in)", "event", 900, 2, 900), 640, 0.51, 70),
+]
 
 #: (pool, registrations over the last hours, share confirmed)
 DEMO_ACTIVITY = [("rally-tulsa", 1_500, 0.8), ("shop-caps", 420, 0.9), ("shop-shirts", 300, 0.6)]
@@ -44,9 +51,11 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]
                 outcome = ledger.hold(pool_id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-{pool_id}-{i}"))
                 if outcome.ok and rng.random() < confirm_share:
                     ledger.confirm(outcome.body["hold_id"])
-        if ledger.create_pool(DEMO_PAST).ok:
-            created.append(DEMO_PAST.id)
-            _seed_past(ledger, rng, now - 14 * 86400)
+        for spec, registrations, came, days_ago in DEMO_PAST:
+            if ledger.create_pool(spec).ok:
+                created.append(spec.id)
+                _seed_past(ledger, rng, spec, registrations, came, now - days_ago * 86400)
+        if "rally-okc" in created:
             _seed_follows(ledger, rng, now, hours)
     finally:
         ledger.clock = clock
@@ -75,16 +84,18 @@ def _seed_follows(ledger: Ledger, rng: random.Random, now: float, hours: float) 
                 actions.record("follow", ActorInfo(id=f"demo-ring-{i}"), target, burst + rng.random() * 1800)
 
 
-def _seed_past(ledger: Ledger, rng: random.Random, start: float) -> None:
-    """Registrations two weeks ago, confirmed, and the check-ins of those who came."""
-    for i in range(DEMO_PAST_REGISTRATIONS):
+def _seed_past(ledger: Ledger, rng: random.Random, spec: PoolSpec, registrations: int, came: float,
+               start: float) -> None:
+    """An earlier event's registrations, confirmed, and the check-ins of those who came."""
+    for i in range(registrations):
         t = start + i * 60.0
         ledger.clock = lambda t=t: t
-        outcome = ledger.hold(DEMO_PAST.id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-past-{i}"))
+        outcome = ledger.hold(spec.id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-{spec.id}-{i}"))
         if not outcome.ok:
             continue
         ledger.confirm(outcome.body["hold_id"])
         hold = ledger.get_hold(outcome.body["hold_id"])
-        if hold is not None and rng.random() < DEMO_PAST_SHOW_RATE:
-            ledger.store.record_action(ActionRequest(hold.actor_key, "checkin", DEMO_PAST.id,
-                                                     start + 86400 + i, ((600, 3600),)))
+        if hold is not None and rng.random() < came:
+            # the doors open over two hours a day later, not all in one minute
+            ledger.store.record_action(ActionRequest(hold.actor_key, "checkin", spec.id,
+                                                     start + 86400 + rng.random() * 7200, ((600, 3600),)))
