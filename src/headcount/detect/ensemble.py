@@ -39,8 +39,9 @@ class Ensemble(Detector):
         self.lockstep_window_s, self.detectors, self.refine = lockstep_window_s, detectors, refine
 
     def members(self, n_events: int) -> list[Detector]:
-        # Blocks per scale: two on ordinary logs; one on huge ones, where every scale
-        # (and FRAUDAR's three) still adds its own, to keep a 10M-event log in minutes.
+        # Blocks per scale: two on ordinary logs; one on huge ones (more than LARGE_LOG
+        # events), where every scale still adds its own, to keep 10M events in minutes.
+        # FRAUDAR, time-blind, takes one block more.
         n_blocks = self.n_blocks or (2 if n_events <= LARGE_LOG else 1)
         chosen: list[Detector] = []
         if "burst" in self.detectors:
