@@ -127,6 +127,13 @@ def test_cli_reports_follow_rings_and_churn(tmp_path: Path) -> None:
     result = run(str(path), "--detectors", "fraudar")
     assert result.exit_code == 0, result.output
     payload = json.loads(result.output)
-    rings = [b for b in payload["blocks"] if b["detector"] == "follow_ring"]
+    rings = [b for b in payload["blocks"]
+             if b["detector"] == "follow_ring" or "follow_ring" in b["evidence"].get("detectors", [])]
     assert len(rings) == 1 and len({int(a) for a in rings[0]["actors"]} & ring) >= 23
     assert payload["churn"][0]["actor"] == 3500 and payload["churn"][0]["unfollows"] == 180
+
+
+def test_quoted_header_names_are_names(tmp_path: Path) -> None:
+    (tmp_path / "q.csv").write_text('"actor","target","ts"\n"a","x",5\n"b","x",7\n')
+    log = read_log(tmp_path / "q.csv")
+    assert sorted(log.actor_labels.tolist()) == ["a", "b"] and log.ts.tolist() == [5, 7]

@@ -51,7 +51,7 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     from headcount.detect import DEFAULT_MIN_SCORE, Ensemble, LogError, read_log
-    from headcount.detect.follows import analyse_log
+    from headcount.detect.follows import analyse_log, with_rings
     from headcount.detect.mzoom import auto_scales
 
     chosen = tuple(d.strip() for d in detectors.split(",") if d.strip())
@@ -81,7 +81,7 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
 
         model.fit(log, progress=step)
     rings, churners = analyse_log(log, model.min_score)
-    blocks = sorted([*model.blocks_, *rings], key=lambda b: b.score, reverse=True)[:top]
+    blocks = with_rings(model.blocks_, rings)[:top]
     payload: dict[str, object] = {"blocks": [b.to_dict() for b in blocks]}
     if churners:  # follow-then-unfollow ("#massfollowing"), when the log has a verb column
         payload["churn"] = [c.to_dict() for c in churners[:top]]

@@ -10,7 +10,7 @@ import click
 
 @click.group()
 def simulate() -> None:
-    """Generate scenarios with known truth (rally; shop and follows to come)."""
+    """Generate scenarios with known truth: rally registrations, follows, shop carts."""
 
 
 @simulate.command()
@@ -39,3 +39,42 @@ def rally(real: int, fakes_per_tactic: int, days: float, seed: int, out: str) ->
                 f.write(json.dumps(row) + "\n")
     fakes = sum(r.label == "fake" for r in population)
     click.echo(f"wrote {len(population):,} registrants ({real:,} real, {fakes:,} fake) to {out}")
+
+
+def _write_log(table, out: str) -> None:  # type: ignore[no-untyped-def]
+    from headcount.simulate.injection import write_log
+
+    write_log(out, table)
+
+
+@simulate.command()
+@click.option("--accounts", default=20_000, show_default=True, type=click.IntRange(100, 10_000_000))
+@click.option("--ring", default=40, show_default=True, type=click.IntRange(0, 100_000),
+              help="accounts in the follow-back ring")
+@click.option("--mass-followers", default=10, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="file.csv or file.parquet")
+def follows(accounts: int, ring: int, mass_followers: int, seed: int, out: str) -> None:
+    """A month of follows with a follow-back ring and mass followers (label column says which)."""
+    from headcount.simulate.social import follows as make
+
+    log = make(accounts=accounts, ring=ring, mass_followers=mass_followers, seed=seed)
+    _write_log(log.table, out)
+    click.echo(f"wrote {len(log):,} follows and unfollows to {out} "
+               f"(ring: {ring} accounts, mass followers: {mass_followers})")
+
+
+@simulate.command()
+@click.option("--shoppers", default=20_000, show_default=True, type=click.IntRange(100, 10_000_000))
+@click.option("--products", default=2_000, show_default=True, type=click.IntRange(10, 1_000_000))
+@click.option("--activists", default=150, show_default=True, type=click.IntRange(0, 100_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--out", required=True, type=click.Path(dir_okay=False), help="file.csv or file.parquet")
+def shop(shoppers: int, products: int, activists: int, seed: int, out: str) -> None:
+    """A week of add-to-cart actions with a group hoarding limited products (denial of inventory)."""
+    from headcount.simulate.social import shop as make
+
+    log = make(shoppers=shoppers, products=products, activists=activists,
+               hoarded=min(25, products // 2), seed=seed)
+    _write_log(log.table, out)
+    click.echo(f"wrote {len(log):,} add-to-cart actions to {out} (hoarding group: {activists} accounts)")

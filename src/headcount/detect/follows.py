@@ -128,6 +128,27 @@ def _plain(value: object) -> object:
     return value.item() if isinstance(value, np.generic) else value
 
 
+def with_rings(blocks: list[Block], rings: list[Block], overlap: float = 0.5) -> list[Block]:
+    """The blocks and the follow rings no block already holds, most suspicious first.
+
+    A ring another detector also found is named in that block's evidence instead of
+    being listed twice.
+    """
+    out = list(blocks)
+    for ring in rings:
+        members = set(ring.actors.tolist())
+        twin = next((b for b in out if len(members & set(b.actors.tolist()))
+                     >= overlap * min(len(members), len(b.actors))), None)
+        if twin is None:
+            out.append(ring)
+        else:
+            seen = twin.evidence.setdefault("detectors", [twin.detector])
+            if ring.detector not in seen:
+                seen.append(ring.detector)
+            twin.evidence.setdefault("mutual_pairs", ring.evidence["mutual_pairs"])
+    return sorted(out, key=lambda b: b.score, reverse=True)
+
+
 def analyse_log(log: ActionLog, min_score: float = DEFAULT_MIN_SCORE) -> tuple[list[Block], list[Churn]]:
     """Follow rings and churners of a log with a `verb` column (nothing without follows)."""
     if "verb" not in log.modes:

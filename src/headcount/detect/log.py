@@ -202,12 +202,16 @@ def _read_parquet(path: Path, max_events: int) -> pa.Table:
 
 
 def _read_csv(path: Path) -> pa.Table:
+    import csv as stdcsv
+
     from pyarrow import csv
 
-    header = path.open("rb").readline()
+    with path.open("rb") as f:
+        header = f.readline()
     if not header.strip():
         raise LogError(f"{path}: the first line is empty; expected a header actor,target,ts")
-    names = [n.strip('\r\n') for n in header.decode("utf-8", "replace").split(",")]
+    # the header as the CSV reader will see it: quoted names ("actor") are names too
+    names = next(stdcsv.reader([header.decode("utf-8", "replace").rstrip("\r\n")]), [])
     missing = [c for c in REQUIRED if c not in {n.strip().lower() for n in names}]
     if missing:  # say so before parsing: a foreign header is the likeliest cause of what follows
         raise LogError(f"{path}: missing column(s) {', '.join(missing)}; a log needs a header "
