@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
+from headcount.simulate.injection import zipf_popularity
+
 DAY = 86_400
 T0 = 1_767_225_600  # 2026-01-01T00:00:00Z
 
@@ -59,8 +61,7 @@ def follows(accounts: int = 20_000, follows_per_account: float = 6.0, ring: int 
     """A month of follows with a follow-back ring and mass followers in it."""
     rng = np.random.default_rng(seed)
     n = int(accounts * follows_per_account)
-    popularity = np.arange(1, accounts + 1, dtype=np.float64) ** -0.9
-    popularity /= popularity.sum()
+    popularity = zipf_popularity(accounts, 0.9)
     a = rng.integers(0, accounts, n)
     t = rng.choice(accounts, n, p=popularity)
     keep = a != t
@@ -90,8 +91,7 @@ def shop(shoppers: int = 20_000, products: int = 2_000, adds_per_shopper: float 
     """A week of add-to-cart actions with an activist group hoarding limited products."""
     rng = np.random.default_rng(seed)
     n = int(shoppers * adds_per_shopper)
-    popularity = np.arange(1, products + 1, dtype=np.float64) ** -0.8
-    popularity /= popularity.sum()
+    popularity = zipf_popularity(products, 0.8)
     a = rng.integers(0, shoppers, n)
     p = rng.choice(products, n, p=popularity)
     parts = [(a, np.array([f"sku-{x}" for x in p]), T0 + rng.integers(0, 7 * DAY, n), "add_to_cart",
