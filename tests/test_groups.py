@@ -39,8 +39,8 @@ def test_window_blocks_and_evidence_in_the_stores_terms(tmp_path: Path) -> None:
     store.close()
 
 
-def test_one_leader_per_store(tmp_path: Path) -> None:
-    first, second = open_store(f"sqlite:///{tmp_path}/l.db"), open_store(f"sqlite:///{tmp_path}/l.db")
+def test_one_leader_per_store(store_url: str) -> None:
+    first, second = open_store(store_url), open_store(store_url)
     a, b = Leadership(first), Leadership(second)
     assert a.acquire() and a.acquire() and not b.acquire()
     a.release()

@@ -28,6 +28,7 @@ DEFAULT_WINDOW_S = 7 * 86400
 PAGE = 50_000
 REREAD = 10_000  # how far back each read starts (rows that committed late)
 MIN_EVENTS = 50  # fewer actions than this hold no block worth a run
+LEADER_LOCK = 727_001  # PostgreSQL advisory lock key of the detection leader
 
 
 class Leadership:
@@ -54,7 +55,9 @@ class Leadership:
         if pool is None:
             return True
         conn = pool.getconn()  # PostgreSQL: a session advisory lock on a connection kept
-        if conn.execute("SELECT pg_try_advisory_lock(727001)").fetchone()[0]:
+        won = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()[0]
+        conn.commit()  # the lock is the session's; leave no transaction open (it would hold vacuum back)
+        if won:
             self._handle = conn
             return True
         pool.putconn(conn)
@@ -65,7 +68,9 @@ class Leadership:
             return
         if hasattr(self._handle, "fileno"):
             self._handle.close()
-        else:
+        else:  # unlock before the connection goes back to the pool, or the pool would hold it
+            self._handle.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK,))
+            self._handle.commit()
             self.store._pool.putconn(self._handle)  # type: ignore[attr-defined]
         self._handle = None
 
