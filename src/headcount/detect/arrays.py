@@ -10,6 +10,13 @@ from __future__ import annotations
 import numpy as np
 
 
+def flags(codes: np.ndarray, size: int) -> np.ndarray:
+    """A boolean membership array of `size` with `codes` set: the fast `isin` for dense codes."""
+    out = np.zeros(size, dtype=bool)
+    out[codes] = True
+    return out
+
+
 def distinct(key: np.ndarray) -> np.ndarray:
     """Sorted distinct values of an int64 array."""
     key = np.sort(key, kind="stable" if key.size < 64 else "quicksort")

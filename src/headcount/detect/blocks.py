@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from headcount.detect.arrays import flags
 from headcount.detect.log import ActionLog
 
 
@@ -54,8 +55,8 @@ class Block:
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "actors": [_plain(a) for a in self.actors],
-            "targets": [_plain(t) for t in self.targets],
+            "actors": [plain(a) for a in self.actors],
+            "targets": [plain(t) for t in self.targets],
             "start": _iso(self.start),
             "end": _iso(self.end),
             "density": round(self.density, 4),
@@ -67,14 +68,14 @@ class Block:
         }
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
     """Plain Python values all the way down (JSON writers reject numpy scalars)."""
     if isinstance(value, np.generic):
         return value.item()
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     return value
 
 
@@ -82,16 +83,23 @@ def _iso(ts: int) -> str:
     return datetime.fromtimestamp(int(ts), UTC).isoformat().replace("+00:00", "Z")
 
 
+def block_events(log: ActionLog, actors: np.ndarray, targets: np.ndarray,
+                 start: int | None = None, end: int | None = None) -> np.ndarray:
+    """Which events of the log are the block's: its actors on its targets (in its window)."""
+    inside = flags(actors, log.n_actors)[log.actor] & flags(targets, log.n_targets)[log.target]
+    if start is not None:
+        inside &= log.ts >= start
+    if end is not None:
+        inside &= log.ts <= end
+    return inside
+
+
 def mode_evidence(log: ActionLog, actors: np.ndarray, targets: np.ndarray, start: int, end: int,
                   top: int = 5) -> dict[str, object]:
     """The most frequent values of each extra mode among the block's events, with their share."""
     if not log.modes:
         return {}
-    is_a = np.zeros(log.n_actors, dtype=bool)
-    is_a[actors] = True
-    is_t = np.zeros(log.n_targets, dtype=bool)
-    is_t[targets] = True
-    inside = is_a[log.actor] & is_t[log.target] & (log.ts >= start) & (log.ts <= end)
+    inside = block_events(log, actors, targets, start, end)
     n = int(inside.sum())
     out: dict[str, object] = {}
     for name, codes in log.modes.items():
@@ -100,7 +108,7 @@ def mode_evidence(log: ActionLog, actors: np.ndarray, targets: np.ndarray, start
         counts = np.bincount(codes[inside], minlength=log.mode_labels[name].shape[0])
         best = np.argsort(counts)[::-1][:top]
         best = best[counts[best] > 0]
-        out[name] = [{"value": _plain(log.mode_labels[name][v]), "share": round(counts[v] / n, 3)}
+        out[name] = [{"value": plain(log.mode_labels[name][v]), "share": round(counts[v] / n, 3)}
                      for v in best]
     return out
 
@@ -110,12 +118,7 @@ def exact_span(candidate: Candidate, log: ActionLog) -> tuple[int, int]:
 
     Scoring works on hour cells; the reported window is the events' own, to the second.
     """
-    is_a = np.zeros(log.n_actors, dtype=bool)
-    is_a[candidate.actors] = True
-    is_t = np.zeros(log.n_targets, dtype=bool)
-    is_t[candidate.targets] = True
-    inside = (log.ts >= candidate.start) & (log.ts <= candidate.end)
-    ts = log.ts[inside][is_a[log.actor[inside]] & is_t[log.target[inside]]]
+    ts = log.ts[block_events(log, candidate.actors, candidate.targets, candidate.start, candidate.end)]
     return (int(ts.min()), int(ts.max())) if ts.size else (candidate.start, candidate.end)
 
 
@@ -129,7 +132,7 @@ def to_block(candidate: Candidate, log: ActionLog) -> Block:
         start=start, end=end,
         density=min(1.0, candidate.evidence.get("pairs", candidate.events) / cells),
         score=float(candidate.score), detector=candidate.detector,
-        events=candidate.events, expected=float(candidate.expected), evidence=_plain(candidate.evidence),
+        events=candidate.events, expected=float(candidate.expected), evidence=plain(candidate.evidence),
     )
 
 

@@ -22,7 +22,7 @@ import numpy as np
 
 from headcount.detect.arrays import distinct_rows
 from headcount.detect.base import DEFAULT_MIN_SCORE
-from headcount.detect.blocks import Block
+from headcount.detect.blocks import Block, plain
 from headcount.detect.log import ActionLog
 from headcount.detect.peel import Tensor
 from headcount.detect.scoring import LN10, log_choose, poisson_surprise
@@ -69,7 +69,7 @@ def churn(actor: np.ndarray, target: np.ndarray, ts: np.ndarray, verb: np.ndarra
     out = []
     for a, kept in undone.items():
         if follows[a] >= min_follows and len(kept) / follows[a] >= min_share:
-            out.append(Churn(_plain(labels[a]), int(follows[a]), len(kept), float(np.median(kept))))
+            out.append(Churn(plain(labels[a]), int(follows[a]), len(kept), float(np.median(kept))))
     return sorted(out, key=lambda c: (c.unfollows, c.share), reverse=True)
 
 
@@ -122,10 +122,6 @@ def follow_rings(actor: np.ndarray, target: np.ndarray, ts: np.ndarray, verb: np
 def _codes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     labels, codes = np.unique(np.asarray(values), return_inverse=True)
     return codes.astype(np.int32), labels
-
-
-def _plain(value: object) -> object:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 def with_rings(blocks: list[Block], rings: list[Block], overlap: float = 0.5) -> list[Block]:

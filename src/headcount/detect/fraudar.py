@@ -12,7 +12,7 @@ import numpy as np
 
 from headcount.detect.arrays import distinct_rows
 from headcount.detect.base import DEFAULT_MIN_SCORE, Detector, Progress
-from headcount.detect.blocks import Candidate
+from headcount.detect.blocks import Candidate, block_events
 from headcount.detect.log import ActionLog
 from headcount.detect.peel import Tensor
 from headcount.detect.scoring import Background
@@ -55,11 +55,7 @@ class Fraudar(Detector):
 
 def _span(log: ActionLog, actors: np.ndarray, targets: np.ndarray) -> tuple[int, int]:
     """The window holding the bulk (2nd to 98th percentile) of the block's events."""
-    is_a = np.zeros(log.n_actors, dtype=bool)
-    is_a[actors] = True
-    is_t = np.zeros(log.n_targets, dtype=bool)
-    is_t[targets] = True
-    ts = log.ts[is_a[log.actor] & is_t[log.target]]
+    ts = log.ts[block_events(log, actors, targets)]
     if ts.size == 0:
         return int(log.ts.min()), int(log.ts.max())
     lo, hi = np.quantile(ts, [0.02, 0.98]) if ts.size >= 50 else (ts.min(), ts.max())

@@ -16,7 +16,7 @@ from numba import njit
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from headcount.detect.arrays import distinct_rows
+from headcount.detect.arrays import distinct_rows, flags
 from headcount.detect.base import DEFAULT_MIN_SCORE, Detector, Progress
 from headcount.detect.blocks import Candidate
 from headcount.detect.log import ActionLog
@@ -102,8 +102,7 @@ class Lockstep(Detector):
         out = []
         for group in np.flatnonzero(sizes >= self.min_actors):
             members = touched[label[touched] == group]
-            in_group = np.zeros(log.n_actors, dtype=bool)
-            in_group[members] = True
+            in_group = flags(members, log.n_actors)
             # the targets the group acted on together: those in lockstep pairs inside it
             inside = in_group[a] & in_group[b]
             targets = np.unique(t[inside])

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 from numba import njit
 
+from headcount.detect.arrays import flags
+
 ARITHMETIC, GEOMETRIC, SUSPICIOUSNESS, POISSON = 0, 1, 2, 3
 MEASURES = {"arithmetic": ARITHMETIC, "geometric": GEOMETRIC, "suspiciousness": SUSPICIOUSNESS,
             "poisson": POISSON}
@@ -92,6 +94,21 @@ def _sift_down(heap: np.ndarray, pos: np.ndarray, key: np.ndarray, base: int, i:
     pos[item] = i
 
 
+@njit(cache=True, nogil=True)
+def _value_mass(cells: np.ndarray, weights: np.ndarray, offsets: np.ndarray) -> tuple[np.ndarray, float]:
+    """Each value's mass over the cells of positive weight (all modes, one array), and their total."""
+    n_modes, nnz = cells.shape
+    mass = np.zeros(offsets[n_modes])
+    total = 0.0
+    for e in range(nnz):
+        w = weights[e]
+        if w > 0.0:
+            total += w
+            for k in range(n_modes):
+                mass[offsets[k] + cells[k, e]] += w
+    return mass, total
+
+
 @njit(cache=True, inline="always")
 def _next_size(size: float, prior: float, by_prior: bool, left: int) -> float:
     if left == 0:
@@ -117,12 +134,7 @@ def _peel(cells: np.ndarray, weights: np.ndarray, offsets: np.ndarray, ptr: np.n
     """
     n_modes, nnz = cells.shape
     n_values = offsets[n_modes]
-    mass = np.zeros(n_values)
-    for e in range(nnz):
-        w = weights[e]
-        if w > 0.0:
-            for k in range(n_modes):
-                mass[offsets[k] + cells[k, e]] += w
+    mass, total = _value_mass(cells, weights, offsets)
     by_prior = measure == POISSON
     ratio_key = steer == POISSON
     key = mass / prior if ratio_key else mass.copy()
@@ -132,10 +144,6 @@ def _peel(cells: np.ndarray, weights: np.ndarray, offsets: np.ndarray, ptr: np.n
     heap_size = np.zeros(n_modes, dtype=np.int64)
     sizes = np.zeros(n_modes)
     counts = np.zeros(n_modes)
-    total = 0.0
-    for e in range(nnz):
-        if alive_entry[e]:
-            total += weights[e]
     for k in range(n_modes):
         base = offsets[k]
         for v in range(offsets[k + 1] - offsets[k]):
@@ -235,14 +243,7 @@ def _dcube(cells: np.ndarray, weights: np.ndarray, offsets: np.ndarray, ptr: np.
     n_values = offsets[n_modes]
     by_prior = measure == POISSON
     steer = SUSPICIOUSNESS if by_prior else measure
-    mass = np.zeros(n_values)
-    total = 0.0
-    for e in range(nnz):
-        w = weights[e]
-        if w > 0.0:
-            total += w
-            for k in range(n_modes):
-                mass[offsets[k] + cells[k, e]] += w
+    mass, total = _value_mass(cells, weights, offsets)
     alive = mass > 0.0
     alive_entry = weights > 0.0
     sizes = np.zeros(n_modes)
@@ -429,9 +430,7 @@ class Tensor:
         """Which cells lie inside the block given by one value set per mode."""
         mask = np.ones(self.cells.shape[1], dtype=bool)
         for k, chosen in enumerate(values):
-            member = np.zeros(self.shape[k], dtype=bool)
-            member[chosen] = True
-            mask &= member[self.cells[k]]
+            mask &= flags(chosen, self.shape[k])[self.cells[k]]
         return mask
 
     def peel_many(self, k: int, measure: str = "suspiciousness",

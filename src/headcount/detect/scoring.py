@@ -17,7 +17,7 @@ import numpy as np
 from scipy.special import gammaln
 from scipy.stats import poisson
 
-from headcount.detect.arrays import distinct, distinct_rows
+from headcount.detect.arrays import distinct, distinct_rows, flags
 from headcount.detect.blocks import Candidate
 from headcount.detect.log import ActionLog
 
@@ -69,16 +69,11 @@ class Background:
         return slice(int(np.searchsorted(self.hour, h0, "left")),
                      int(np.searchsorted(self.hour, h1, "right")))
 
-    def member(self, codes: np.ndarray, size: int) -> np.ndarray:
-        flags = np.zeros(size, dtype=bool)
-        flags[codes] = True
-        return flags
-
     def score(self, c: Candidate) -> Candidate:
         """Fill in the candidate's events, expectation and score (log10 odds against chance)."""
         h0, h1 = self.hours(c.start, c.end)
-        is_a = self.member(c.actors, self.actor_mass.size)
-        is_t = self.member(c.targets, self.target_mass.size)
+        is_a = flags(c.actors, self.actor_mass.size)
+        is_t = flags(c.targets, self.target_mass.size)
         span = self.window(h0, h1)
         actor, target = self.actor[span], self.target[span]
         inside = is_a[actor] & is_t[target]
@@ -117,7 +112,7 @@ class Background:
                        side_mass: np.ndarray, other_mass: np.ndarray, f_w: float) -> np.ndarray:
         """Values of one side (targets, say) with more cells from the chosen values of the
         other side (the block's actors) in the window than chance predicts."""
-        from_chosen = self.member(chosen, other_mass.size)[other]
+        from_chosen = flags(chosen, other_mass.size)[other]
         counts = np.bincount(side[from_chosen], minlength=side_mass.size)
         share = other_mass[chosen].sum() / self.total
         return np.flatnonzero(self._significant(counts, side_mass * share * f_w))
@@ -142,8 +137,8 @@ class Background:
             new_actors = self._beyond_chance(actor, target, new_targets, self.actor_mass, self.target_mass, f_w)
             if new_actors.size == 0:
                 break
-            is_a = self.member(new_actors, self.actor_mass.size)
-            is_t = self.member(new_targets, self.target_mass.size)
+            is_a = flags(new_actors, self.actor_mass.size)
+            is_t = flags(new_targets, self.target_mass.size)
             reach = h1 - h0 + 1
             wide = self.window(max(0, h0 - reach), h1 + reach)
             core = is_a[self.actor[wide]] & is_t[self.target[wide]]
@@ -172,7 +167,7 @@ class Background:
         h0, h1 = self.hours(start, end)
         span = self.window(h0, h1)
         actor, target = self.actor[span], self.target[span]
-        is_t = self.member(targets, self.target_mass.size)
+        is_t = flags(targets, self.target_mass.size)
         counts = np.bincount(actor[is_t[target]], minlength=self.actor_mass.size).astype(np.float64)
         rate = counts[actors].sum() / actors.size
         touching = np.flatnonzero(counts > 0)
