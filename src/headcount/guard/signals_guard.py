@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from headcount.guard.flood import FloodWatch
 from headcount.ledger.service import ActorInfo, Decision, IdentityGuard
 from headcount.policy import REGISTRATION_VERBS, Policy
 from headcount.privacy.keyring import KeyRing
@@ -37,9 +38,21 @@ class SignalsGuard(IdentityGuard):
         self.default_region = default_region
         #: persons in a detected coordinated group (set by the service's `GroupWatch`)
         self.flagged: Callable[[], frozenset[str]] = frozenset
+        #: recent risky shares per pool, when the policy has `[flood]`
+        self.floods = FloodWatch(self.policy.flood) if self.policy.flood else None
 
     def _group_reasons(self, actor_key: str) -> list[str]:
         return ["coordinated_group"] if actor_key in self.flagged() else []
+
+    def _flood_reasons(self, pool_id: str, verb: str, reasons: list[str]) -> list[str]:
+        """`pool_flooded` while the pool is flooded; this registration then joins the window
+        (risky if its other reasons alone take it out of the first band)."""
+        if self.floods is None or verb not in REGISTRATION_VERBS:
+            return []
+        flooded = self.floods.flooded(pool_id)
+        bound = self.policy.bands[0].below
+        self.floods.observe(pool_id, bound is not None and self.policy.score(reasons) >= bound)
+        return ["pool_flooded"] if flooded else []
 
     def _signals(self, actor: ActorInfo) -> tuple[list[str], list[str]]:
         """(identity keys, reasons) for an actor."""
@@ -117,7 +130,8 @@ class SignalsGuard(IdentityGuard):
             counts = self.store.hit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
         person = self.person(keys, actor, now)
-        return self._decision(person, reasons + self._group_reasons(person))
+        reasons += self._group_reasons(person)
+        return self._decision(person, reasons + self._flood_reasons(pool_id, verb, reasons))
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
@@ -126,4 +140,5 @@ class SignalsGuard(IdentityGuard):
             counts = await self.store.ahit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
         person = await self.aperson(keys, actor, now)
-        return self._decision(person, reasons + self._group_reasons(person))
+        reasons += self._group_reasons(person)
+        return self._decision(person, reasons + self._flood_reasons(pool_id, verb, reasons))

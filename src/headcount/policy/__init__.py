@@ -34,6 +34,15 @@ class Band:
     on_pass: str | None = None  # the band a passed challenge gets (challenge bands only)
 
 
+@dataclass(frozen=True)
+class FloodRule:
+    """`[flood]`: when a pool counts as flooded (see headcount.guard.flood)."""
+
+    window: int = 1_000  # the last registrations of a pool that are looked at
+    share: float = 0.5  # flooded while more than this share of them was risky
+    min_seen: int = 100  # judged only once this many are in the window
+
+
 #: Verbs that count as registrations for velocity: a hold, and `register` through /v1/actions.
 REGISTRATION_VERBS = frozenset({"hold", "register"})
 CHALLENGE_TTL_RANGE = (10, 86400)
@@ -51,6 +60,7 @@ class Policy:
     verb_velocity: dict[str, dict[str, int]] = field(default_factory=dict)
     challenge_ttl_s: int = 600  # how long a person has to pass a challenge
     token_ttl_s: int = 300  # how long the token a pass yields stays good (once)
+    flood: FloodRule | None = None  # `[flood]`: flood mode (headcount.guard.flood); None: off
 
     def score(self, reasons: tuple[str, ...] | list[str]) -> float:
         total = sum(self.weights.get(r, 0.0) for r in reasons)
@@ -149,8 +159,9 @@ class Policy:
         unknown = set(challenge) - set(ttls)
         if unknown:
             raise PolicyError(f"{source}: challenge.{sorted(unknown)[0]} is unknown; use ttl_s, token_ttl_s")
+        flood = _flood_rule(data.get("flood"), weights, bands, source)
         return cls({k: float(v) for k, v in weights.items()}, tuple(bands), velocity, verb_velocity,
-                   ttls["ttl_s"], ttls["token_ttl_s"])
+                   ttls["ttl_s"], ttls["token_ttl_s"], flood)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Policy:
@@ -171,3 +182,33 @@ def _velocity_limits(limits: dict[str, object], where: str) -> None:
             raise PolicyError(f"{where}.{key} is unknown; use {', '.join(VELOCITY_KEYS)}")
         if not isinstance(value, int) or isinstance(value, bool) or value < 1:
             raise PolicyError(f"{where}.{key} must be a whole number >= 1")
+
+
+def _flood_rule(table: object, weights: dict[str, object], bands: list[Band], source: str) -> FloodRule | None:
+    """`[flood]`, checked: whole numbers for the window, a share in (0, 1), and a
+    `pool_flooded` weight that alone leaves a person in the first band."""
+    if table is None:
+        return None
+    if not isinstance(table, dict):
+        raise PolicyError(f"{source}: [flood] must be a table")
+    unknown = set(table) - {"window", "share", "min_seen"}
+    if unknown:
+        raise PolicyError(f"{source}: flood.{sorted(unknown)[0]} is unknown; use window, share, min_seen")
+    default = FloodRule()
+    window, share = table.get("window", default.window), table.get("share", default.share)
+    min_seen = table.get("min_seen", min(default.min_seen, window) if isinstance(window, int) else 0)
+    for key, value in (("window", window), ("min_seen", min_seen)):
+        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 1_000_000:
+            raise PolicyError(f"{source}: flood.{key} must be a whole number in [1, 1000000]")
+    if min_seen > window:
+        raise PolicyError(f"{source}: flood.min_seen must not exceed flood.window")
+    if not isinstance(share, int | float) or isinstance(share, bool) or not 0 < share < 1:
+        raise PolicyError(f"{source}: flood.share must be a number in (0, 1)")
+    weight = weights.get("pool_flooded")
+    if not isinstance(weight, int | float) or weight <= 0:
+        raise PolicyError(f"{source}: weights.pool_flooded (> 0) is needed with [flood]")
+    first = bands[0]
+    if first.below is not None and 1.0 - math.exp(-float(weight)) >= first.below:
+        raise PolicyError(f"{source}: weights.pool_flooded alone must score under bands[0].below "
+                          f"({first.below}), or flood mode would move people with no reason out of it")
+    return FloodRule(window, float(share), min_seen)
