@@ -17,16 +17,19 @@ def simulate() -> None:
 @click.option("--real", default=6_200, show_default=True, type=click.IntRange(0, 10_000_000),
               help="real supporters (6,200 came to Tulsa)")
 @click.option("--fakes-per-tactic", default=1_000, show_default=True, type=click.IntRange(0, 10_000_000))
+@click.option("--own-identity", default=0, show_default=True, type=click.IntRange(0, 10_000_000),
+              help="no-shows who reserve with their own identity in every field (labelled fake, tactic "
+                   "own_identity)")
 @click.option("--days", default=7.0, show_default=True, type=click.FloatRange(min=0.01))
 @click.option("--seed", default=2020, show_default=True, type=int)
 @click.option("--out", required=True, type=click.Path(dir_okay=False), help="file.jsonl or file.csv")
-def rally(real: int, fakes_per_tactic: int, days: float, seed: int, out: str) -> None:
+def rally(real: int, fakes_per_tactic: int, own_identity: int, days: float, seed: int, out: str) -> None:
     """The rally flood: real people and fakes using each tactic from the articles, labelled."""
     from rich.progress import track
 
     from headcount.simulate.rally import rally_population
 
-    population = rally_population(real, fakes_per_tactic, days, seed)
+    population = rally_population(real, fakes_per_tactic, days, seed, own_identity=own_identity)
     rows = [r.to_dict() for r in track(population, description="writing", transient=True)]
     if out.endswith(".csv"):
         with open(out, "w", newline="") as f:

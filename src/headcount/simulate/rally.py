@@ -1,22 +1,37 @@
 """The rally flood: real supporters and fakes using each tactic from the articles.
 
 Real people use common providers, name-like addresses, valid mobile numbers from
-several countries, their own networks, and arrive over days. Fakes use the
-tactics reported around the 2020 Tulsa rally: throwaway domains, aliases of one
-mailbox, invalid, virtual and sequential numbers, shared networks, and a burst
-after a video went viral; some are made to look clean. Every registrant carries
-its label and tactic, so detection can be scored.
+several countries, their own networks and devices, and arrive over days. Fakes use
+the tactics reported around the 2020 Tulsa rally: throwaway domains, aliases of one
+mailbox, invalid, virtual and sequential numbers, shared networks, and a burst of
+teenagers following a viral video's recipe (a throwaway address and number, a few
+registrations each from their own phone). Clean-looking fakes are mixtures: every
+field looks real on its own, and each operator has one weakness that shows in
+all the identities it makes (one inbox behind dotted and tagged aliases, a
+number app's virtual numbers, or one browser's device id).
+
+One more kind is labelled apart, `own_identity`: people who reserve with their own
+address, number, device and network and never come. They are real people who lie
+about their intent; nothing at registration can tell them from supporters, so the
+ledger gives them what any person gets (the per-person limit) and the headcount
+estimate, not the risk decision, is what accounts for them.
+
+Every registrant carries its label, tactic and operator (who is behind it), so
+detection and linking can be scored.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import phonenumbers
 from disposable_email_domains import blocklist as DISPOSABLE
 from phonenumbers import PhoneNumberType
+
+from headcount.signals.phone import FICTIONAL_PREFIXES
 
 FIRST = ["anna", "ben", "carla", "david", "emma", "felix", "grace", "henry", "ines", "jack", "julia", "karl",
          "laura", "liam", "maria", "mason", "nina", "noah", "olivia", "paul", "rosa", "sam", "sofia", "tom"]
@@ -31,18 +46,22 @@ BROWSERS = ["Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 Chrome
             "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 Chrome/124.0 Mobile Safari/537.36"]
 TACTICS = ["disposable", "aliases", "invalid_phone", "virtual_phone", "sequential_phone",
            "shared_network", "viral_burst", "clean_looking"]
+#: Fakes in intent only (their own identity in every field): reported apart, see above.
+OWN_IDENTITY = "own_identity"
 DAY = 86400
 
 
 @dataclass(frozen=True)
 class Registrant:
     label: str  # "real" or "fake"
-    tactic: str  # "real" or one of TACTICS
+    tactic: str  # "real", one of TACTICS, or OWN_IDENTITY
     email: str | None
     phone: str | None
     ip: str
     user_agent: str
     ts: float
+    device: str | None = None  # the client's device id (a cookie or app install id)
+    operator: str = ""  # who is behind it: a person's own id, or the fake's maker
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -72,7 +91,8 @@ def _mobile(rng: random.Random, region: str) -> str:
         number = phonenumbers.parse(f"+{example.country_code}{candidate}")
         if phonenumbers.is_valid_number(number) and phonenumbers.number_type(number) in (
             PhoneNumberType.MOBILE, PhoneNumberType.FIXED_LINE_OR_MOBILE
-        ) and candidate[3:8] != "55501":
+        ) and candidate[3:8] != "55501" and not phonenumbers.format_number(
+            number, phonenumbers.PhoneNumberFormat.E164).startswith(FICTIONAL_PREFIXES):
             return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.INTERNATIONAL)
 
@@ -92,24 +112,64 @@ def _random_local(rng: random.Random) -> str:
     ])
 
 
+def _device(rng: random.Random) -> str:
+    return f"dev-{rng.getrandbits(64):016x}"
+
+
+def _virtual_number(rng: random.Random, i: int) -> str:
+    """A toll-free or VoIP number (the kind a number app hands out), varied in its last digits."""
+    region = rng.choice(["US", "GB", "FR", "IT", "PL", "NL"])
+    kind = rng.choice([PhoneNumberType.TOLL_FREE, PhoneNumberType.VOIP])
+    example = phonenumbers.example_number_for_type(region, kind) or \
+        phonenumbers.example_number_for_type(region, PhoneNumberType.TOLL_FREE)
+    return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[:-2] + f"{i % 100:02d}"
+
+
+def _dotted(box: str, rng: random.Random) -> str:
+    """Dots sprinkled into a Gmail mailbox name: the same mailbox to Gmail."""
+    return "".join(c + ("." if rng.random() < 0.4 and k < len(box) - 1 and c != "." else "")
+                   for k, c in enumerate(box))
+
+
+def _alias(box: str, rng: random.Random, unique: Callable[..., str]) -> str:
+    """A new alias of one Gmail mailbox: a +tag, or dots sprinkled into the name."""
+    for _ in range(100):
+        alias = f"{box}+{rng.randint(1, 10**6)}@gmail.com" if rng.random() < 0.7 else f"{_dotted(box, rng)}@gmail.com"
+        try:
+            return unique(alias, rename=False)
+        except ValueError:
+            continue
+    return unique(f"{box}+{rng.getrandbits(48)}@gmail.com", rename=False)
+
+
 def rally_population(real: int = 6_200, fakes_per_tactic: int = 1_000, days: float = 7.0,
-                     seed: int = 2020, start: float = 1_592_000_000.0) -> list[Registrant]:
-    """Real supporters and fakes of every tactic, shuffled by arrival time."""
+                     seed: int = 2020, start: float = 1_592_000_000.0,
+                     own_identity: int = 0) -> list[Registrant]:
+    """Real supporters, fakes of every tactic and `own_identity` no-shows, by arrival time."""
     rng = random.Random(seed)
     out: list[Registrant] = []
     seen_emails: set[str] = set()
 
-    def unique(email: str) -> str:
+    def unique(email: str, rename: bool = True) -> str:
+        """The address, or (rename) a new mailbox when it is taken; ValueError if taken and not rename."""
+        if not rename and email in seen_emails:
+            raise ValueError(email)
         while email in seen_emails:
             local, _, domain = email.partition("@")
             email = f"{local}{rng.randint(1, 9)}@{domain}"
         seen_emails.add(email)
         return email
 
-    for _ in range(real):
-        out.append(Registrant("real", "real", unique(f"{_person_local(rng)}@{rng.choice(PROVIDERS)}"),
-                              _mobile(rng, rng.choice(COUNTRIES)), _public_ip(rng), rng.choice(BROWSERS),
-                              start + rng.random() * days * DAY))
+    def someone(label: str, tactic: str, operator: str) -> Registrant:
+        """A person in every field: name-like address, own number, network and device."""
+        return Registrant(label, tactic, unique(f"{_person_local(rng)}@{rng.choice(PROVIDERS)}"),
+                          _mobile(rng, rng.choice(COUNTRIES)), _public_ip(rng), rng.choice(BROWSERS),
+                          start + rng.random() * days * DAY, _device(rng), operator)
+
+    for i in range(real):
+        out.append(someone("real", "real", f"real-{i}"))
+    for i in range(own_identity):
+        out.append(someone("fake", OWN_IDENTITY, f"own-{i}"))
     disposable = sorted(DISPOSABLE)[:400]
     viral_at = start + days * DAY * 0.6  # the video went viral
     mailboxes = [f"{_person_local(rng)}{rng.randint(1, 99)}" for _ in range(max(1, fakes_per_tactic // 40))]
@@ -117,48 +177,93 @@ def rally_population(real: int = 6_200, fakes_per_tactic: int = 1_000, days: flo
     farm = [f"{rng.randint(23, 198)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}" for _ in range(3)]
     invalid = ["+1 555 0000", "12345", "+49 000 000", "0000000000", "+44 20 0000 0000", "call me", "+1 999 999 9999"]
 
-    for tactic in TACTICS:
+    for tactic in TACTICS[:6]:
         for i in range(fakes_per_tactic):
             email: str | None = unique(f"{_random_local(rng)}@{rng.choice(PROVIDERS)}")
             phone: str | None = _mobile(rng, rng.choice(COUNTRIES))
             ip = _public_ip(rng)
-            ua = rng.choice(BROWSERS)
-            ts = start + rng.random() * days * DAY
+            operator = f"{tactic}-{i}"
             if tactic == "disposable":
                 email = unique(f"{_random_local(rng)}@{rng.choice(disposable)}")
             elif tactic == "aliases":  # one mailbox, many registrations: +tags and dots
                 box = rng.choice(mailboxes)
-                for _ in range(100):
-                    if rng.random() < 0.7:
-                        alias = f"{box}+{rng.randint(1, 10**6)}@gmail.com"
-                    else:
-                        dots = "".join(c + ("." if rng.random() < 0.4 and k < len(box) - 1 else "")
-                                       for k, c in enumerate(box))
-                        alias = f"{dots}@gmail.com"
-                    if alias not in seen_emails:
-                        break
-                seen_emails.add(alias)
-                email = alias
+                operator = f"aliases-{box}"
+                email = _alias(box, rng, unique)
             elif tactic == "invalid_phone":
                 phone = rng.choice(invalid) + ("" if rng.random() < 0.5 else str(rng.randint(0, 9)))
             elif tactic == "virtual_phone":
-                region = rng.choice(["US", "GB", "FR", "IT", "PL", "NL"])
-                kind = rng.choice([PhoneNumberType.TOLL_FREE, PhoneNumberType.VOIP])
-                example = phonenumbers.example_number_for_type(region, kind) or \
-                    phonenumbers.example_number_for_type(region, PhoneNumberType.TOLL_FREE)
-                phone = phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[:-2] + f"{i % 100:02d}"
+                phone = _virtual_number(rng, i)
             elif tactic == "sequential_phone":  # a block of consecutive numbers: each one is valid
                 phone = f"+49151{block_base + i}"
                 email = unique(f"{_person_local(rng)}@{rng.choice(PROVIDERS)}")
+                operator = "sequential_phone-block"
             elif tactic == "shared_network":  # clean-looking people from three server networks
                 email = unique(f"{_person_local(rng)}@{rng.choice(PROVIDERS)}")
                 ip = f"{rng.choice(farm)}.{rng.randint(1, 254)}"
-            elif tactic == "viral_burst":  # generated accounts within hours of the video, some scripted
-                ts = viral_at + rng.random() * 6 * 3600
-                if rng.random() < 0.3:
-                    ua = rng.choice(["python-requests/2.24.0", "Mozilla/5.0 HeadlessChrome/84.0"])
-            elif tactic == "clean_looking":  # made to look like a real supporter in every field
-                email = unique(f"{_person_local(rng)}@{rng.choice(PROVIDERS)}")
-            out.append(Registrant("fake", tactic, email, phone, ip, ua, ts))
+                operator = f"shared_network-{ip.rsplit('.', 1)[0]}"
+            out.append(Registrant("fake", tactic, email, phone, ip, rng.choice(BROWSERS),
+                                  start + rng.random() * days * DAY, _device(rng), operator))
+    out.extend(_viral_burst(rng, fakes_per_tactic, viral_at, disposable, unique))
+    out.extend(_clean_looking(rng, fakes_per_tactic, start, days, unique))
     out.sort(key=lambda r: r.ts)
+    return out
+
+
+def _viral_burst(rng: random.Random, n: int, viral_at: float, disposable: list[str],
+                 unique: Callable[..., str]) -> list[Registrant]:
+    """Teenagers following the video's recipe within six hours of it going viral.
+
+    Each makes two to twelve registrations within half an hour from their own phone
+    (one device, one home network), each with a throwaway address (a disposable
+    domain, or a generated one at a big provider) and a throwaway number (a number
+    app's virtual number, or someone's mobile number typed in); some script it.
+    """
+    out: list[Registrant] = []
+    teen = 0
+    while len(out) < n:
+        teen += 1
+        device, home = _device(rng), _public_ip(rng).rsplit(".", 1)[0]
+        scripted = rng.random() < 0.3
+        ua = rng.choice(["python-requests/2.24.0", "Mozilla/5.0 HeadlessChrome/84.0"]) if scripted \
+            else rng.choice(BROWSERS)
+        began = viral_at + rng.random() * 6 * 3600
+        for _ in range(min(rng.randint(2, 12), n - len(out))):
+            domain = rng.choice(disposable) if rng.random() < 0.4 else rng.choice(PROVIDERS)
+            phone = _virtual_number(rng, len(out)) if rng.random() < 0.4 else _mobile(rng, rng.choice(COUNTRIES))
+            out.append(Registrant("fake", "viral_burst", unique(f"{_random_local(rng)}@{domain}"), phone,
+                                  f"{home}.{rng.randint(1, 254)}", ua, began + rng.random() * 1800, device,
+                                  f"viral-{teen}"))
+    return out
+
+
+#: The one thing a clean-looking fake's operator reuses or cannot make look real.
+CLEAN_LOOKING_TELLS = ("mailbox_alias", "virtual_number", "device")
+
+
+def _clean_looking(rng: random.Random, n: int, start: float, days: float,
+                   unique: Callable[..., str]) -> list[Registrant]:
+    """Operators, about 40 identities each, every field real-looking on its own.
+
+    Each operator has one weakness that shows in every identity it makes: it
+    reads all confirmations in one Gmail inbox (dotted and tagged aliases), it
+    gets its numbers from a number app (virtual numbers), or it works from one
+    browser (its device id). An operator that varies all of these and stays under
+    the velocity limits is a mimic: see `own_identity`.
+    """
+    operators = [{"id": f"clean-{k}", "tell": rng.choice(CLEAN_LOOKING_TELLS), "device": _device(rng),
+                  "box": f"{_person_local(rng).replace('.', '').replace('_', '')}{rng.randint(10, 99)}"}
+                 for k in range(max(1, n // 40))]
+    out: list[Registrant] = []
+    for i in range(n):
+        op = rng.choice(operators)
+        person = Registrant("fake", "clean_looking", None, _mobile(rng, rng.choice(COUNTRIES)), _public_ip(rng),
+                            rng.choice(BROWSERS), start + rng.random() * days * DAY, _device(rng), str(op["id"]))
+        changes: dict[str, object] = {"email": unique(f"{_person_local(rng)}@{rng.choice(PROVIDERS)}")}
+        if op["tell"] == "mailbox_alias":
+            changes["email"] = _alias(str(op["box"]), rng, unique)
+        elif op["tell"] == "virtual_number":
+            changes["phone"] = _virtual_number(rng, i)
+        else:
+            changes["device"] = op["device"]
+        out.append(Registrant(**{**asdict(person), **changes}))  # type: ignore[arg-type]
     return out
