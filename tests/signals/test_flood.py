@@ -92,3 +92,13 @@ def test_the_default_policy_has_flood_mode_that_spares_people_without_reasons() 
     assert policy.band(policy.score(["pool_flooded", "email_machine_made"])).deny
     assert policy.band(policy.score(["pool_flooded", "phone_voip"])).deny
     assert not policy.band(policy.score(["pool_flooded", "email_alias"])).deny
+
+
+def test_operators_are_told_when_a_pool_enters_and_leaves_flood_mode(caplog: pytest.LogCaptureFixture) -> None:
+    watch = FloodWatch(FloodRule(window=4, share=0.5, min_seen=2))
+    with caplog.at_level("WARNING", logger="headcount.guard.flood"):
+        for risky in (True, True, True, False, False, False, False):
+            watch.observe("tulsa", risky)
+    turns = [r.getMessage() for r in caplog.records]
+    assert turns == ["pool tulsa enters flood mode: 100% of its last 2 registrations were risky",
+                     "pool tulsa leaves flood mode: 50% of its last 4 registrations were risky"]

@@ -17,10 +17,14 @@ same share. A fresh process waits for `min_seen` registrations before it judges.
 
 from __future__ import annotations
 
+import logging
 from collections import deque
 from threading import Lock
 
 from headcount.policy import FloodRule
+
+
+log = logging.getLogger(__name__)
 
 
 class FloodWatch:
@@ -30,6 +34,7 @@ class FloodWatch:
         self.rule = rule
         self._recent: dict[str, deque[bool]] = {}
         self._risky: dict[str, int] = {}
+        self._was_flooded: set[str] = set()
         self._lock = Lock()
 
     def flooded(self, pool_id: str) -> bool:
@@ -52,3 +57,8 @@ class FloodWatch:
                 self._risky[pool_id] -= recent[0]
             recent.append(risky)
             self._risky[pool_id] += risky
+            now_flooded = self.flooded(pool_id)
+            if now_flooded != (pool_id in self._was_flooded):  # tell the operators when it turns
+                (self._was_flooded.add if now_flooded else self._was_flooded.discard)(pool_id)
+                log.warning("pool %s %s flood mode: %.0f%% of its last %d registrations were risky", pool_id,
+                            "enters" if now_flooded else "leaves", 100 * self.share(pool_id), len(recent))

@@ -31,6 +31,7 @@ import phonenumbers
 from disposable_email_domains import blocklist as DISPOSABLE
 from phonenumbers import PhoneNumberType
 
+from headcount.signals.email import canonical_mailbox
 from headcount.signals.phone import FICTIONAL_PREFIXES
 
 FIRST = ["anna", "ben", "carla", "david", "emma", "felix", "grace", "henry", "ines", "jack", "julia", "karl",
@@ -149,15 +150,20 @@ def rally_population(real: int = 6_200, fakes_per_tactic: int = 1_000, days: flo
     rng = random.Random(seed)
     out: list[Registrant] = []
     seen_emails: set[str] = set()
+    seen_boxes: set[str] = set()
 
     def unique(email: str, rename: bool = True) -> str:
-        """The address, or (rename) a new mailbox when it is taken; ValueError if taken and not rename."""
-        if not rename and email in seen_emails:
-            raise ValueError(email)
-        while email in seen_emails:
-            local, _, domain = email.partition("@")
-            email = f"{local}{rng.randint(1, 9)}@{domain}"
+        """The address, unused by anyone else; a taken one gets digits (a new mailbox) when
+        `rename`, else ValueError. Taken means the address or its mailbox (Gmail's dots and
+        +tags): two people never share a mailbox; an operator's aliases pass rename=False."""
+        local, _, domain = email.partition("@")
+        while email in seen_emails or (rename and canonical_mailbox(local, domain) in seen_boxes):
+            if not rename:
+                raise ValueError(email)
+            local = f"{local}{rng.randint(1, 9)}"
+            email = f"{local}@{domain}"
         seen_emails.add(email)
+        seen_boxes.add(canonical_mailbox(local, domain))
         return email
 
     def someone(label: str, tactic: str, operator: str) -> Registrant:
@@ -172,7 +178,8 @@ def rally_population(real: int = 6_200, fakes_per_tactic: int = 1_000, days: flo
         out.append(someone("fake", OWN_IDENTITY, f"own-{i}"))
     disposable = sorted(DISPOSABLE)[:400]
     viral_at = start + days * DAY * 0.6  # the video went viral
-    mailboxes = [f"{_person_local(rng)}{rng.randint(1, 99)}" for _ in range(max(1, fakes_per_tactic // 40))]
+    mailboxes = [unique(f"{_person_local(rng)}{rng.randint(1, 99)}@gmail.com").partition("@")[0]
+                 for _ in range(max(1, fakes_per_tactic // 40))]
     block_base = 10**7 + rng.randint(0, 10**6)
     farm = [f"{rng.randint(23, 198)}.{rng.randint(0, 255)}.{rng.randint(0, 255)}" for _ in range(3)]
     invalid = ["+1 555 0000", "12345", "+49 000 000", "0000000000", "+44 20 0000 0000", "call me", "+1 999 999 9999"]
@@ -251,7 +258,8 @@ def _clean_looking(rng: random.Random, n: int, start: float, days: float,
     the velocity limits is a mimic: see `own_identity`.
     """
     operators = [{"id": f"clean-{k}", "tell": rng.choice(CLEAN_LOOKING_TELLS), "device": _device(rng),
-                  "box": f"{_person_local(rng).replace('.', '').replace('_', '')}{rng.randint(10, 99)}"}
+                  "box": unique(f"{_person_local(rng).replace('.', '').replace('_', '')}{rng.randint(10, 99)}"
+                                f"@gmail.com").partition("@")[0]}
                  for k in range(max(1, n // 40))]
     out: list[Registrant] = []
     for i in range(n):
