@@ -16,11 +16,15 @@ from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import email_validator
 from disposable_email_domains import blocklist as DISPOSABLE
-from email_validator import EmailNotValidError, validate_email
+from email_validator import validate_email
+from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
+from email_validator.syntax import validate_email_domain_name
 from publicsuffixlist import PublicSuffixList
 
 _PSL = PublicSuffixList()
+_CASE_INSENSITIVE_MAILBOX_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 #: Providers whose mailboxes ignore dots in the local part.
 DOTLESS = {"gmail.com"}
@@ -87,6 +91,26 @@ def dot_farmed(local: str, domain: str) -> bool:
 
 
 _VOWELS = set("aeiouy")
+_CONSONANTS = "bcdfghjklmnpqrstvwxz"
+#: ASCII character classes for the fast machine score: d digit, v vowel, c consonant, _ other.
+_KIND = str.maketrans({chr(i): ("d" if chr(i).isdigit() else "v" if chr(i).lower() in _VOWELS
+                                else "c" if chr(i).lower() in _CONSONANTS else "_") for i in range(128)})
+#: ... and letter (a) / digit (d) / other (_), to count letter-digit switches with str.count.
+_ALNUM = str.maketrans({"v": "a", "c": "a"})
+
+
+@lru_cache(maxsize=512)
+def _entropy_terms(n: int) -> tuple[float, ...]:
+    """`c / n * log2(c / n)` for c = 0..n: a character's share of the entropy of a text of length n."""
+    return (0.0, *(c / n * math.log2(c / n) for c in range(1, n + 1)))
+
+
+def _longest(kinds: str, kind: str, cap: int) -> int:
+    """The longest run of `kind` in `kinds`, counted up to `cap` (the score saturates there)."""
+    run = 0
+    while run < cap and kind * (run + 1) in kinds:
+        run += 1
+    return run
 
 
 def machine_score(local: str) -> float:
@@ -96,10 +120,40 @@ def machine_score(local: str) -> float:
     A heuristic, not a verdict: `jane.doe84`, `max.schmidt` and `sophie1990` score
     low; `user83749201`, `xk3q9zt7w2` and `qwrtzpl8d6` high. People separate names
     with dots or underscores; generators rarely do.
+
+    ASCII local parts (nearly all) take one translate pass and counts instead of
+    per-character Python loops; the result is the same float (tests/signals).
     """
     s = local.lower().split("+", 1)[0]
     if len(s) < 6:
         return 0.0
+    if not s.isascii():
+        return _machine_score_general(s)
+    n = len(s)
+    kinds = s.translate(_KIND)
+    digits = kinds.count("d")
+    vowels = kinds.count("v")
+    letters = vowels + kinds.count("c")
+    alnum = kinds.translate(_ALNUM)
+    switches = alnum.count("ad") + alnum.count("da")
+    vowel_share = vowels / letters if letters else 0.0
+    separated = "." in s or "_" in s or "-" in s
+    score = 0.0
+    score += min(0.4, max(0, _longest(kinds, "d", 8) - 4) * 0.1)  # 5+ digits in a row
+    score += 0.25 if digits / n > 0.3 and letters else 0.0  # digits everywhere
+    score += 0.3 if switches >= 4 else 0.0  # x3q9z7: letters and digits alternating
+    score += min(0.3, max(0, _longest(kinds, "c", 7) - 4) * 0.1)  # unpronounceable
+    score += 0.1 if vowel_share < 0.2 and letters >= 8 else 0.0
+    # entropy <= log2(distinct characters) < 3.3 with 9 or fewer: compute it only when it can count
+    if n >= 10 and not separated and len(set(s)) >= 10:
+        terms = _entropy_terms(n)  # the same floats summed in the same order as over Counter(s)
+        entropy = -sum(map(terms.__getitem__, map(s.count, dict.fromkeys(s))))
+        score += 0.15 if entropy > 3.3 else 0.0
+    return min(1.0, score)
+
+
+def _machine_score_general(s: str) -> float:
+    """`machine_score` for any text (non-ASCII local parts), one character at a time."""
     letters = [c for c in s if c.isalpha()]
     digits = sum(c.isdigit() for c in s)
     longest_digits = max((len(m) for m in re.findall(r"\d+", s)), default=0)
@@ -119,26 +173,101 @@ def machine_score(local: str) -> float:
     return min(1.0, score)
 
 
+def _library_defaults() -> bool:
+    """The module-wide `email_validator` settings that the fast path's answers depend on are the defaults."""
+    ev = email_validator
+    return ev.STRICT is False and ev.GLOBALLY_DELIVERABLE is True and ev.TEST_ENVIRONMENT is False
+
+
 @lru_cache(maxsize=65_536)
-def analyze_email(raw: str, check_deliverability: bool = False) -> EmailSignals:
-    """Signals of one address; never raises on the address's content."""
-    if not isinstance(raw, str):
-        raise TypeError("email must be a string")
+def _domain_part(domain_part: str) -> tuple[str, str] | None:
+    """(domain, ASCII domain) of the part after the @-sign, or None when invalid.
+
+    `email_validator`'s own domain check, once per distinct domain: in a flood the
+    addresses are new but the domains repeat."""
+    try:
+        info = validate_email_domain_name(domain_part, test_environment=False, globally_deliverable=True)
+    except Exception:  # EmailSyntaxError, or a library edge case: invalid either way
+        return None
+    return info["domain"], info["ascii_domain"]
+
+
+def _validated(raw: str, check_deliverability: bool) -> tuple[str, str, str] | None:
+    """(local part, domain, normalized address) exactly as `validate_email` gives them, None when invalid.
+
+    Plain ASCII addresses (one dot-atom local part, a domain name) are checked with
+    the library's own pieces: its dot-atom rule for the local part, and its domain
+    check cached per domain. Anything else (non-ASCII, quotes, display names,
+    domain literals, lengths near the limit, deliverability checks) goes through
+    the whole `validate_email`.
+    """
+    if (not check_deliverability and raw.isascii() and '"' not in raw and "<" not in raw
+            and _library_defaults()):
+        local, at, domain_part = raw.partition("@")
+        if at and domain_part and "[" not in domain_part and DOT_ATOM_TEXT.match(local):
+            parts = _domain_part(domain_part)
+            if parts is None:
+                return None
+            domain, ascii_domain = parts
+            if local.lower() in _CASE_INSENSITIVE_MAILBOX_NAMES:
+                local = local.lower()
+            normalized = f"{local}@{domain}"
+            if (len(raw) <= EMAIL_MAX_LENGTH and len(local) + 1 + len(ascii_domain) <= EMAIL_MAX_LENGTH
+                    and len(normalized.encode("utf8")) <= EMAIL_MAX_LENGTH):
+                return local, domain, normalized
     try:
         info = validate_email(raw, check_deliverability=check_deliverability, allow_smtputf8=True)
-    except EmailNotValidError:
-        return EmailSignals(valid=False, reasons=("email_invalid",))
-    except Exception:  # a library edge case must not turn into a 500
-        return EmailSignals(valid=False, reasons=("email_invalid",))
-    domain = info.domain.lower()
+    except Exception:  # EmailNotValidError, or a library edge case that must not turn into a 500
+        return None
+    return info.local_part, info.domain, info.normalized
+
+
+@lru_cache(maxsize=65_536)
+def _mailbox_rules(domain: str) -> tuple[bool, str, bool, bool, bool]:
+    """(disposable, mailbox domain, +tags, -tags, dot-blind) of a lower-case domain, once per domain."""
+    mailbox_domain = SAME_MAILBOX_DOMAIN.get(domain, domain)
+    return (is_disposable(domain), mailbox_domain, mailbox_domain in PLUS_TAGS, mailbox_domain in DASH_TAGS,
+            mailbox_domain in DOTLESS)
+
+
+_INVALID = EmailSignals(valid=False, reasons=("email_invalid",))
+
+
+@lru_cache(maxsize=65_536)
+def analyze_email(raw: str, check_deliverability: bool = False) -> EmailSignals:
+    """Signals of one address; never raises on the address's content.
+
+    The same result as `validate_email` followed by `is_disposable`, `machine_score`,
+    `canonical_mailbox`, `tagged` and `dot_farmed`, with the per-domain work done
+    once per domain (tests/signals/test_signals_fastpath.py proves it equal).
+    """
+    if not isinstance(raw, str):
+        raise TypeError("email must be a string")
+    parts = _validated(raw, check_deliverability)
+    if parts is None:
+        return _INVALID
+    local, domain, normalized = parts
+    domain = domain.lower()
+    disposable, mailbox_domain, plus, dash, dotless = _mailbox_rules(domain)
     reasons: list[str] = []
-    disposable = is_disposable(domain)
     if disposable:
         reasons.append("email_disposable")
-    score = machine_score(info.local_part)
+    score = machine_score(local)
     if score >= 0.5:
         reasons.append("email_machine_made")
-    canonical = canonical_mailbox(info.local_part, domain)
-    if tagged(info.local_part, domain) or dot_farmed(info.local_part, domain):
+    key = local.lower()
+    if plus:
+        key = key.split("+", 1)[0]
+    if dash:
+        key = key.split("-", 1)[0]
+    if dotless:
+        key = key.replace(".", "")
+    if (plus and "+" in local) or (dash and "-" in local) or (dotless and local.count(".") >= 3):
         reasons.append("email_alias")
-    return EmailSignals(True, info.normalized, canonical, domain, disposable, score, tuple(reasons))
+    return EmailSignals(True, normalized, f"{key}@{mailbox_domain}", domain, disposable, score, tuple(reasons))
+
+
+def clear_caches() -> None:
+    """Forget every cached address and domain (benchmarks, tests)."""
+    for fn in (analyze_email, _domain_part, _mailbox_rules, is_disposable):
+        fn.cache_clear()

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import phonenumbers
-from phonenumbers import NumberParseException, PhoneNumberType
+from phonenumbers import NumberParseException, PhoneNumberType, phonenumberutil
 
 RISKY_TYPES = {
     PhoneNumberType.VOIP: "phone_voip",
@@ -23,6 +23,16 @@ RISKY_TYPES = {
     PhoneNumberType.UAN: "phone_uan",
     PhoneNumberType.UNKNOWN: "phone_unknown_type",
 }
+
+_E164 = phonenumbers.PhoneNumberFormat.E164
+_UNKNOWN = PhoneNumberType.UNKNOWN
+_KIND_NAMES = {value: PhoneNumberType.to_string(value) for value in PhoneNumberType.values()}
+
+# Keep every compiled metadata pattern (the library's documented switch for checking
+# many numbers from many regions; process-wide, bounded by the metadata): no
+# recompiling once `re`'s own cache is full, and a dict look-up instead of
+# `re.compile`'s cache check on each of the ~20 pattern matches per number.
+phonenumbers.enable_pattern_cache()
 
 #: Ranges set aside for films and tests, as (E.164 prefix, national significant number length).
 FICTIONAL_PREFIXES = (
@@ -42,6 +52,26 @@ class PhoneSignals:
     reasons: tuple[str, ...] = field(default_factory=tuple)
 
 
+_UNPARSABLE = PhoneSignals(valid=False, reasons=("phone_unparsable",))
+#: the library's type matcher for a number and a region's metadata (what `number_type` runs)
+_type_helper = getattr(phonenumberutil, "_number_type_helper", None)
+
+
+def _number_type(number: phonenumbers.PhoneNumber, region: str | None) -> int:
+    """`phonenumbers.number_type(number)` for a number whose region is already known.
+
+    `number_type` looks the region up again, which for a shared calling code (+1, +7,
+    +44...) can mean a whole type match per candidate region; with the region at
+    hand the library's type matcher runs once, as `number_type` would run it.
+    Should a phonenumbers release drop that helper: `number_type` itself."""
+    if _type_helper is None:
+        return phonenumbers.number_type(number)
+    metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
+    if metadata is None:
+        return _UNKNOWN
+    return _type_helper(phonenumbers.national_significant_number(number), metadata)
+
+
 def _is_us_555_fictional(number: phonenumbers.PhoneNumber) -> bool:
     """NANP 555-0100 to 555-0199 in any area code is reserved for fiction."""
     national = str(number.national_number)
@@ -50,25 +80,36 @@ def _is_us_555_fictional(number: phonenumbers.PhoneNumber) -> bool:
 
 @lru_cache(maxsize=65_536)
 def analyze_phone(raw: str, default_region: str = "DE") -> PhoneSignals:
-    """Signals of one number; never raises on the number's content."""
+    """Signals of one number; never raises on the number's content.
+
+    One type match per number: `number_type` is UNKNOWN exactly when
+    `is_valid_number` is false (both match the national number against the
+    region's metadata), so asking both ran the same matching twice.
+    tests/signals/test_signals_fastpath.py proves the results equal to asking both.
+    """
     if not isinstance(raw, str):
         raise TypeError("phone must be a string")
     try:
         number = phonenumbers.parse(raw, default_region)
     except NumberParseException:
-        return PhoneSignals(valid=False, reasons=("phone_unparsable",))
+        return _UNPARSABLE
     except Exception:  # a library edge case must not turn into a 500
-        return PhoneSignals(valid=False, reasons=("phone_unparsable",))
-    e164 = phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+        return _UNPARSABLE
+    e164 = phonenumbers.format_number(number, _E164)
     if not phonenumbers.is_possible_number(number):
         return PhoneSignals(False, e164, reasons=("phone_impossible",))
     region = phonenumbers.region_code_for_number(number)
-    if not phonenumbers.is_valid_number(number):
+    kind = _number_type(number, region)
+    if kind == _UNKNOWN:
         return PhoneSignals(False, e164, region, reasons=("phone_invalid",))
-    kind = phonenumbers.number_type(number)
     reasons: list[str] = []
     if kind in RISKY_TYPES:
         reasons.append(RISKY_TYPES[kind])
     if e164.startswith(FICTIONAL_PREFIXES) or _is_us_555_fictional(number):
         reasons.append("phone_fictional")
-    return PhoneSignals(True, e164, region, PhoneNumberType.to_string(kind), tuple(reasons))
+    return PhoneSignals(True, e164, region, _KIND_NAMES.get(kind) or PhoneNumberType.to_string(kind), tuple(reasons))
+
+
+def clear_caches() -> None:
+    """Forget every cached number (benchmarks, tests)."""
+    analyze_phone.cache_clear()
