@@ -12,10 +12,13 @@ import ipaddress
 import random
 
 import phonenumbers
+import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
+from headcount.ledger.service import ActorInfo, IdentityGuard
+from headcount.privacy.keyring import parse_keys
 from headcount.signals import analyze_email, analyze_network, analyze_phone, clear_caches
 from headcount.signals.email import machine_score
 from headcount.signals.network import _SPECIAL
@@ -198,3 +201,19 @@ QUADISH = st.lists(st.text(st.sampled_from("0123456789١٢"), max_size=4), min_s
 @example("1.2.3.4 ", "", "")
 def test_network_matches_ipaddress_on_odd_text(text: str, pad: str, ua: str | None) -> None:
     _same_network(pad + text + pad, ua)
+
+
+# ---------------------------------------------------------------- keys
+
+
+@pytest.mark.parametrize("value", ["jane@gmail.com", "+4915112345678", "198.51.100.0/24", "ünï\x1fcode", ""])
+def test_keys_are_the_key_rings_pseudonyms(value: str) -> None:
+    ring = parse_keys("k1:dGVzdC1rZXktZm9yLWhlYWRjb3VudC10ZXN0cy1vbmx5LTMyYnl0ZXMhIQ")
+    guard = IdentityGuard(ring)
+    for kind in ("id", "email", "tel", "dev", "net", "blk", "ip"):
+        assert guard._key(kind, value) == ring.pseudonym(kind, value)
+    other = parse_keys("k2:b3RoZXIta2V5LWZvci1oZWFkY291bnQtdGVzdHMtb25seS0zMmJ5dGVz")
+    guard.ring = other  # a swapped ring is noticed
+    assert guard._key("email", value) == other.pseudonym("email", value)
+    assert IdentityGuard()._key("email", value) == f"email:{value}"
+    assert guard.identities(ActorInfo(email="A@b.com")) == [other.pseudonym("email", "a@b.com")]
