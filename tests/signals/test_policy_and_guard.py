@@ -59,8 +59,9 @@ def test_velocity_limits_are_validated() -> None:
         Policy.from_toml("[velocity]\nnetworks_per_hour = 3\n[[bands]]\nname='a'")
     with pytest.raises(PolicyError, match="velocity.network_per_hour must be"):
         Policy.from_toml("[velocity]\nnetwork_per_hour = 0\n[[bands]]\nname='a'")
-    assert Policy.load().velocity == {"network_per_hour": 10, "network_per_day": 20,
-                                      "phone_block_per_hour": 5, "phone_block_per_day": 15}
+    assert Policy.load().velocity == {"network_per_minute": 5, "network_per_hour": 10, "network_per_day": 20,
+                                      "phone_block_per_minute": 3, "phone_block_per_hour": 5,
+                                      "phone_block_per_day": 15}
 
 
 def test_a_registration_farm_on_one_network_trips_velocity(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -69,11 +70,25 @@ def test_a_registration_farm_on_one_network_trips_velocity(tmp_path) -> None:  #
     store = open_store(f"sqlite:///{tmp_path / 'v.db'}")
     guard = SignalsGuard(store=store)
     t0 = 1_800_000_000.0
-    farm = [guard.assess(ActorInfo(email=f"anna.meyer{i}@web.de", ip=f"198.51.100.{i + 1}"), "p", t0 + i)
-            for i in range(12)]
+    farm = [guard.assess(ActorInfo(email=f"anna.meyer{i}@web.de", ip=f"198.51.100.{i + 1}"), "p", t0 + 61 * i)
+            for i in range(12)]  # one a minute: the hour's limit (10) trips
     assert [("velocity_network" in d.reasons) for d in farm] == [False] * 10 + [True] * 2
     assert not farm[-1].allow
     homes = [guard.assess(ActorInfo(email=f"ben.koch{i}@web.de", ip=f"{20 + i}.1.2.3"), "p", t0 + i)
              for i in range(12)]  # twelve households: no velocity
     assert all(d.allow and not d.reasons for d in homes)
+    store.close()
+
+
+def test_a_burst_from_one_number_block_trips_the_minute_window(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from headcount.store import open_store
+
+    store = open_store(f"sqlite:///{tmp_path / 'v.db'}")
+    guard = SignalsGuard(store=store)
+    t0 = 1_800_000_000.0
+    burst = [guard.assess(ActorInfo(email=f"carla.weber{i}@web.de", phone=f"+4915112345{i:03d}"), "p", t0 + i)
+             for i in range(4)]  # four consecutive numbers within four seconds
+    assert [("velocity_phone_block" in d.reasons) for d in burst] == [False] * 3 + [True]
+    later = guard.assess(ActorInfo(email="carla.weber9@web.de", phone="+4915112345999"), "p", t0 + 120)
+    assert "velocity_phone_block" not in later.reasons  # the minute has passed; 5 in the hour is the limit
     store.close()

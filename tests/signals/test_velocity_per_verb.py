@@ -32,7 +32,7 @@ def test_follows_do_not_count_as_registrations(store: Store, uid: str) -> None:
     actions = ActionService(store, guard)
     follows = [actions.record("follow", actor(i, net), f"acct-{i}", T0 + i) for i in range(30)]
     assert all("velocity_network" not in o.decision.reasons for o in follows)  # not counted at all
-    holds = [guard.assess(actor(i, net), "p", T0 + 100 + i) for i in range(11)]
+    holds = [guard.assess(actor(i, net), "p", T0 + 100 + 61 * i) for i in range(11)]  # one a minute
     assert [("velocity_network" in d.reasons) for d in holds] == [False] * 10 + [True]  # from zero
 
 
@@ -40,9 +40,9 @@ def test_register_and_holds_share_the_registration_count(store: Store, uid: str)
     net = network(uid)
     guard = SignalsGuard(store=store)
     actions = ActionService(store, guard)
-    registered = [actions.record("register", actor(i, net), "newsletter", T0 + i) for i in range(6)]
+    registered = [actions.record("register", actor(i, net), "newsletter", T0 + 61 * i) for i in range(6)]
     assert all(o.result.allowed for o in registered)
-    holds = [guard.assess(actor(10 + i, net), "p", T0 + 10 + i) for i in range(5)]
+    holds = [guard.assess(actor(10 + i, net), "p", T0 + 61 * (6 + i)) for i in range(5)]  # one a minute
     assert [("velocity_network" in d.reasons) for d in holds] == [False] * 4 + [True]  # the 11th registration
 
 

@@ -22,7 +22,9 @@ from headcount.privacy.keyring import KeyRing
 from headcount.signals import analyze_email, analyze_network, analyze_phone
 from headcount.store.base import Store
 
-WINDOWS = (3600, 86400)  # velocity per hour and per day
+#: velocity windows: the policy's `<kind>_per_<name>` limits, counted over the last `seconds`
+WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
+_SECONDS = tuple(WINDOWS.values())
 
 
 class SignalsGuard(IdentityGuard):
@@ -91,8 +93,8 @@ class SignalsGuard(IdentityGuard):
     ) -> list[str]:
         reasons = []
         for kind, key in rate_keys.items():
-            hour, day = counts.get(key, (0, 0))
-            if hour > limits.get(f"{kind}_per_hour", 1 << 62) or day > limits.get(f"{kind}_per_day", 1 << 62):
+            seen = counts.get(key, (0,) * len(WINDOWS))
+            if any(n > limits.get(f"{kind}_per_{window}", 1 << 62) for window, n in zip(WINDOWS, seen, strict=True)):
                 reasons.append(f"velocity_{kind}")
         return reasons
 
@@ -127,7 +129,7 @@ class SignalsGuard(IdentityGuard):
         keys, reasons, rate_keys = self._analyze(actor)
         plan = self._velocity_plan(verb, rate_keys)
         if plan is not None:
-            counts = self.store.hit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
+            counts = self.store.hit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
         person = self.person(keys, actor, now)
         reasons += self._group_reasons(person)
@@ -137,7 +139,7 @@ class SignalsGuard(IdentityGuard):
         keys, reasons, rate_keys = self._analyze(actor)
         plan = self._velocity_plan(verb, rate_keys)
         if plan is not None:
-            counts = await self.store.ahit_velocity(list(plan[0].values()), now, WINDOWS)  # type: ignore[union-attr]
+            counts = await self.store.ahit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
         person = await self.aperson(keys, actor, now)
         reasons += self._group_reasons(person)

@@ -48,7 +48,8 @@ REGISTRATION_VERBS = frozenset({"hold", "register"})
 CHALLENGE_TTL_RANGE = (10, 86400)
 TOKEN_TTL_RANGE = (10, 3600)
 
-VELOCITY_KEYS = ("network_per_hour", "network_per_day", "phone_block_per_hour", "phone_block_per_day")
+VELOCITY_KEYS = tuple(f"{kind}_per_{window}" for kind in ("network", "phone_block")
+                      for window in ("minute", "hour", "day"))
 
 
 @dataclass(frozen=True)
