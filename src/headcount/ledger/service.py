@@ -85,8 +85,8 @@ class IdentityGuard:
     def __init__(self, ring: KeyRing | None = None, store: Store | None = None) -> None:
         self.ring = ring
         self.store = store
-        self._pseudonym_ring: KeyRing | None = None
-        self._pseudonym_key = (b"", "")
+        #: (ring, its derived pseudonym key, its key id), read and replaced as one tuple
+        self._pseudonym: tuple[KeyRing | None, bytes, str] = (None, b"", "")
 
     def _key(self, kind: str, value: str) -> str:
         """`ring.pseudonym(kind, value)`: the same `kind:keyid:hash`, with the derived key kept
@@ -94,10 +94,10 @@ class IdentityGuard:
         ring = self.ring
         if not ring:
             return f"{kind}:{value}"
-        if ring is not self._pseudonym_ring:  # a new ring (rotation, or a test swapping it)
-            self._pseudonym_key = (ring.derived("pseudonym"), ring.current_id)
-            self._pseudonym_ring = ring
-        secret, key_id = self._pseudonym_key
+        cached, secret, key_id = self._pseudonym
+        if cached is not ring:  # a new ring (rotation, or a test swapping it)
+            secret, key_id = ring.derived("pseudonym"), ring.current_id
+            self._pseudonym = (ring, secret, key_id)
         mac = hmac.digest(secret, f"{kind}\x1f{value}".encode(), "sha256")
         return f"{kind}:{key_id}:{base64.urlsafe_b64encode(mac[:18]).decode()}"
 
