@@ -92,25 +92,36 @@ def dot_farmed(local: str, domain: str) -> bool:
 
 _VOWELS = set("aeiouy")
 _CONSONANTS = "bcdfghjklmnpqrstvwxz"
-#: ASCII character classes for the fast machine score: d digit, v vowel, c consonant, _ other.
-_KIND = str.maketrans({chr(i): ("d" if chr(i).isdigit() else "v" if chr(i).lower() in _VOWELS
-                                else "c" if chr(i).lower() in _CONSONANTS else "_") for i in range(128)})
-#: ... and letter (a) / digit (d) / other (_), to count letter-digit switches with str.count.
-_ALNUM = str.maketrans({"v": "a", "c": "a"})
+#: Byte classes for the fast machine score: d digit, v vowel, c consonant, _ anything else.
+_KIND = bytes(ord("d") if chr(i) in "0123456789" else ord("v") if chr(i).lower() in _VOWELS
+              else ord("c") if chr(i).lower() in _CONSONANTS else ord("_") for i in range(256))
+#: ... then letter (a), digit (d) or other (_), to count letter-digit switches with bytes.count.
+_ALNUM = bytes(ord("a") if chr(i) in "vc" else i for i in range(256))
+#: runs of 5.. digits and 5.. consonants; a run of 4 or less adds nothing, and the terms stop
+#: growing at 8 digits and 7 consonants
+_DIGIT_RUNS = (b"ddddd", b"dddddd", b"ddddddd", b"dddddddd")
+_CONSONANT_RUNS = (b"ccccc", b"cccccc", b"ccccccc")
+#: the score terms for a run of 4 or less, 5, 6, ...: the expressions below, evaluated once
+_DIGIT_TERMS = tuple(min(0.4, max(0, run - 4) * 0.1) for run in range(4, 9))
+_CONSONANT_TERMS = tuple(min(0.3, max(0, run - 4) * 0.1) for run in range(4, 8))
 
 
 @lru_cache(maxsize=512)
 def _entropy_terms(n: int) -> tuple[float, ...]:
-    """`c / n * log2(c / n)` for c = 0..n: a character's share of the entropy of a text of length n."""
-    return (0.0, *(c / n * math.log2(c / n) for c in range(1, n + 1)))
+    """`c / n * log2(c / n)` for c = 0..n (a character's share of the entropy of a text of
+    length n), then the entropy of n different characters, summed as over `Counter(s)`."""
+    terms = (0.0, *(c / n * math.log2(c / n) for c in range(1, n + 1)))
+    return (*terms, -sum(terms[1] for _ in range(n)))
 
 
-def _longest(kinds: str, kind: str, cap: int) -> int:
-    """The longest run of `kind` in `kinds`, counted up to `cap` (the score saturates there)."""
-    run = 0
-    while run < cap and kind * (run + 1) in kinds:
-        run += 1
-    return run
+def _run(kinds: bytes, needles: tuple[bytes, ...]) -> int:
+    """How many of `needles` (runs of 5, 6, ... of one class) occur: 0 for a run of 4 or less."""
+    found = 0
+    for needle in needles:
+        if needle not in kinds:
+            break
+        found += 1
+    return found
 
 
 def machine_score(local: str) -> float:
@@ -121,8 +132,8 @@ def machine_score(local: str) -> float:
     low; `user83749201`, `xk3q9zt7w2` and `qwrtzpl8d6` high. People separate names
     with dots or underscores; generators rarely do.
 
-    ASCII local parts (nearly all) take one translate pass and counts instead of
-    per-character Python loops; the result is the same float (tests/signals).
+    ASCII local parts (nearly all) take a byte-class translation and counts instead
+    of per-character Python loops; the result is the same float (tests/signals).
     """
     s = local.lower().split("+", 1)[0]
     if len(s) < 6:
@@ -130,25 +141,30 @@ def machine_score(local: str) -> float:
     if not s.isascii():
         return _machine_score_general(s)
     n = len(s)
-    kinds = s.translate(_KIND)
-    digits = kinds.count("d")
-    vowels = kinds.count("v")
-    letters = vowels + kinds.count("c")
+    kinds = s.encode("ascii").translate(_KIND)
+    digits = kinds.count(b"d")
+    vowels = kinds.count(b"v")
+    letters = vowels + kinds.count(b"c")
     alnum = kinds.translate(_ALNUM)
-    switches = alnum.count("ad") + alnum.count("da")
+    switches = alnum.count(b"ad") + alnum.count(b"da")  # neither can overlap itself
     vowel_share = vowels / letters if letters else 0.0
     separated = "." in s or "_" in s or "-" in s
     score = 0.0
-    score += min(0.4, max(0, _longest(kinds, "d", 8) - 4) * 0.1)  # 5+ digits in a row
+    score += _DIGIT_TERMS[_run(kinds, _DIGIT_RUNS)]  # 5+ digits in a row
     score += 0.25 if digits / n > 0.3 and letters else 0.0  # digits everywhere
     score += 0.3 if switches >= 4 else 0.0  # x3q9z7: letters and digits alternating
-    score += min(0.3, max(0, _longest(kinds, "c", 7) - 4) * 0.1)  # unpronounceable
+    score += _CONSONANT_TERMS[_run(kinds, _CONSONANT_RUNS)]  # unpronounceable
     score += 0.1 if vowel_share < 0.2 and letters >= 8 else 0.0
-    # entropy <= log2(distinct characters) < 3.3 with 9 or fewer: compute it only when it can count
-    if n >= 10 and not separated and len(set(s)) >= 10:
-        terms = _entropy_terms(n)  # the same floats summed in the same order as over Counter(s)
-        entropy = -sum(map(terms.__getitem__, map(s.count, dict.fromkeys(s))))
-        score += 0.15 if entropy > 3.3 else 0.0
+    # entropy <= log2(distinct characters) < 3.3 with 9 or fewer: computed only where it can count
+    if n >= 10 and not separated:
+        distinct = len(set(s))
+        if distinct == n:  # all different (common in generated parts): the entropy depends on n alone
+            entropy = _entropy_terms(n)[n + 1]
+            score += 0.15 if entropy > 3.3 else 0.0
+        elif distinct >= 10:
+            terms = _entropy_terms(n)  # the same floats summed in the same order as over Counter(s)
+            entropy = -sum(map(terms.__getitem__, map(s.count, dict.fromkeys(s))))
+            score += 0.15 if entropy > 3.3 else 0.0
     return min(1.0, score)
 
 
