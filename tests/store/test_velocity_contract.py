@@ -23,3 +23,11 @@ def test_old_buckets_are_swept(store: Store, uid: str) -> None:
     store.hit_velocity([key], T0, WINDOWS)
     store.sweep(T0 + 3 * 86400)
     assert store.hit_velocity([key], T0 + 1, WINDOWS) == {key: (1, 1)}  # the earlier hit is gone
+
+
+def test_the_minute_window_counts_its_own_bucket_only(store: Store, uid: str) -> None:
+    key, windows = f"net:min-{uid}", (60, 3600, 86400)
+    assert store.hit_velocity([key], T0, windows) == {key: (1, 1, 1)}
+    assert store.hit_velocity([key], T0 + 30, windows) == {key: (2, 2, 2)}  # the same minute
+    assert store.hit_velocity([key], T0 + 90, windows) == {key: (1, 3, 3)}  # the next one
+    assert store.hit_velocity([key], T0 + 3630, windows) == {key: (1, 2, 4)}  # the hour slid past the first two

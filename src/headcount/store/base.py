@@ -78,6 +78,17 @@ def budget_sql(param: str) -> str:
     ).replace("{p}", param)
 
 
+def velocity_sql(windows: tuple[int, ...], param: str) -> str:
+    """One query for a key's counts over every window; bind `velocity_params`."""
+    sums = ", ".join(f"coalesce(sum(count) FILTER (WHERE bucket > {param}), 0)" for _ in windows)
+    return f"SELECT {sums} FROM velocity WHERE key = {param} AND bucket > {param}"
+
+
+def velocity_params(key: str, minute: int, windows: tuple[int, ...]) -> tuple[object, ...]:
+    """Each window's oldest minute bucket (exclusive), the key, and the widest window's."""
+    return (*(minute - w // 60 for w in windows), key, minute - max(windows) // 60)
+
+
 def decide_budgets(counts: list[int], budgets: tuple[tuple[int, int], ...]) -> ActionResult:
     remaining: int | None = None
     for (limit, window), used in zip(budgets, counts, strict=True):

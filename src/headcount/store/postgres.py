@@ -49,6 +49,7 @@ from headcount.store.base import (
     parse_hold_id,
 )
 from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
+from headcount.store.base import velocity_params, velocity_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
 from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
@@ -334,9 +335,9 @@ class PostgresStore:
             conn.cursor().executemany(
                 "INSERT INTO velocity VALUES (%s, %s, 1) ON CONFLICT (key, bucket) DO UPDATE"
                 " SET count = velocity.count + 1", [(k, minute) for k in keys])
-            return {k: tuple(int(conn.execute(
-                "SELECT coalesce(sum(count), 0) FROM velocity WHERE key = %s AND bucket > %s",
-                (k, minute - w // 60)).fetchone()[0]) for w in windows) for k in keys}
+            sql = velocity_sql(windows, "%s")
+            return {k: tuple(int(n) for n in conn.execute(sql, velocity_params(k, minute, windows)).fetchone())
+                    for k in keys}
 
     async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
         return await asyncio.to_thread(self.hit_velocity, keys, now, windows)

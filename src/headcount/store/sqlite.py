@@ -62,6 +62,7 @@ from headcount.store.base import (
     parse_hold_id,
 )
 from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
+from headcount.store.base import velocity_params, velocity_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlite_ops import _dumps
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
@@ -564,8 +565,8 @@ class SQLiteStore:
             conn.executemany(
                 "INSERT INTO velocity VALUES (?, ?, 1) ON CONFLICT (key, bucket) DO UPDATE SET count = count + 1",
                 [(k, minute) for k in keys])
-            return {k: tuple(conn.execute("SELECT coalesce(sum(count), 0) FROM velocity WHERE key = ? AND bucket > ?",
-                                          (k, minute - w // 60)).fetchone()[0] for w in windows) for k in keys}
+            sql = velocity_sql(windows, "?")
+            return {k: tuple(conn.execute(sql, velocity_params(k, minute, windows)).fetchone()) for k in keys}
 
         return op
 
