@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from headcount.guard import SignalsGuard
 from headcount.guard.flood import FloodWatch
@@ -102,3 +104,15 @@ def test_operators_are_told_when_a_pool_enters_and_leaves_flood_mode(caplog: pyt
     turns = [r.getMessage() for r in caplog.records]
     assert turns == ["pool tulsa enters flood mode: 100% of its last 2 registrations were risky",
                      "pool tulsa leaves flood mode: 50% of its last 4 registrations were risky"]
+
+
+@given(st.lists(st.booleans(), max_size=300), st.integers(1, 50), st.floats(0.01, 0.99), st.integers(1, 50))
+def test_the_running_count_matches_counting_the_window(seq: list[bool], window: int, share: float,
+                                                        min_seen: int) -> None:
+    rule = FloodRule(window=window, share=share, min_seen=min(min_seen, window))
+    watch = FloodWatch(rule)
+    for i, risky in enumerate(seq):
+        watch.observe("p", risky)
+        recent = seq[max(0, i + 1 - window): i + 1]
+        assert watch.share("p") == pytest.approx(sum(recent) / len(recent))
+        assert watch.flooded("p") == (len(recent) >= rule.min_seen and sum(recent) > share * len(recent))
