@@ -31,3 +31,12 @@ def test_the_minute_window_counts_its_own_bucket_only(store: Store, uid: str) ->
     assert store.hit_velocity([key], T0 + 30, windows) == {key: (2, 2, 2)}  # the same minute
     assert store.hit_velocity([key], T0 + 90, windows) == {key: (1, 3, 3)}  # the next one
     assert store.hit_velocity([key], T0 + 3630, windows) == {key: (1, 2, 4)}  # the hour slid past the first two
+
+
+def test_link_and_hit_is_linking_then_counting(store: Store, uid: str) -> None:
+    mail, tel, net = f"email:{uid}", f"tel:{uid}", f"net:lh-{uid}"
+    person, counts = store.link_and_hit([mail], T0, [net], WINDOWS)
+    assert person == store.resolve_person([mail]) and counts == {net: (1, 1)}
+    again, counts = store.link_and_hit([mail, tel], T0 + 60, [net], WINDOWS)  # a new number joins the person
+    assert again == person == store.resolve_person([tel]) and counts == {net: (2, 2)}
+    assert store.link_and_hit([tel], T0 + 120, [], WINDOWS) == (person, {})

@@ -128,19 +128,28 @@ class SignalsGuard(IdentityGuard):
     def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
         plan = self._velocity_plan(verb, rate_keys)
-        if plan is not None:
-            counts = self.store.hit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
+        if plan is not None and keys:  # one write for both (the store is there: a plan needs it)
+            person, counts = self.store.link_and_hit(keys, now, list(plan[0].values()), _SECONDS)  # type: ignore[union-attr]
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
-        person = self.person(keys, actor, now)
+        else:
+            if plan is not None:
+                counts = self.store.hit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
+                reasons += self._velocity_reasons(plan[0], counts, plan[1])
+            person = self.person(keys, actor, now)
         reasons += self._group_reasons(person)
         return self._decision(person, reasons + self._flood_reasons(pool_id, verb, reasons))
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
         plan = self._velocity_plan(verb, rate_keys)
-        if plan is not None:
-            counts = await self.store.ahit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
+        if plan is not None and keys:  # one write for both (the store is there: a plan needs it)
+            person, counts = await self.store.alink_and_hit(  # type: ignore[union-attr]
+                keys, now, list(plan[0].values()), _SECONDS)
             reasons += self._velocity_reasons(plan[0], counts, plan[1])
-        person = await self.aperson(keys, actor, now)
+        else:
+            if plan is not None:
+                counts = await self.store.ahit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
+                reasons += self._velocity_reasons(plan[0], counts, plan[1])
+            person = await self.aperson(keys, actor, now)
         reasons += self._group_reasons(person)
         return self._decision(person, reasons + self._flood_reasons(pool_id, verb, reasons))

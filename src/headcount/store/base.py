@@ -307,6 +307,15 @@ class Store(Protocol):
 
     async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]: ...
 
+    def link_and_hit(self, identities: list[str], now: float, keys: list[str],
+                     windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
+        """`link_identities` and `hit_velocity` at once: the person, and the counts. A
+        registration needs both; a store whose writes queue (SQLite) does them in one write."""
+        ...
+
+    async def alink_and_hit(self, identities: list[str], now: float, keys: list[str],
+                            windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]: ...
+
     # person linking ---------------------------------------------------------------
     def resolve_person(self, identities: list[str]) -> str | None:
         """The person all these identities already belong to, or None (a read)."""

@@ -397,6 +397,16 @@ class PostgresStore:
     async def alink_identities(self, identities: list[str], now: float) -> str:
         return await asyncio.to_thread(self.link_identities, identities, now)
 
+    def link_and_hit(self, identities: list[str], now: float, keys: list[str],
+                     windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
+        """Apart: linking takes a global lock only when it must add or merge identities."""
+        person = self.resolve_person(identities) or self.link_identities(identities, now)
+        return person, self.hit_velocity(keys, now, windows)
+
+    async def alink_and_hit(self, identities: list[str], now: float, keys: list[str],
+                            windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
+        return await asyncio.to_thread(self.link_and_hit, identities, now, keys, windows)
+
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:
         with self._conn() as conn:

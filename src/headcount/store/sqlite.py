@@ -632,6 +632,19 @@ class SQLiteStore:
     async def alink_identities(self, identities: list[str], now: float) -> str:
         return await self._writer.submit_async(self._link_op(identities, now))
 
+    def _link_and_hit_op(self, identities: list[str], now: float, keys: list[str], windows: tuple[int, ...]
+                         ) -> Callable[[sqlite3.Connection], tuple[str, dict[str, tuple[int, ...]]]]:
+        link, hit = self._link_op(identities, now), self._velocity_op(keys, now, windows)
+        return lambda conn: (link(conn), hit(conn) if keys else {})
+
+    def link_and_hit(self, identities: list[str], now: float, keys: list[str],
+                     windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
+        return self.write(self._link_and_hit_op(identities, now, keys, windows))
+
+    async def alink_and_hit(self, identities: list[str], now: float, keys: list[str],
+                            windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
+        return await self._writer.submit_async(self._link_and_hit_op(identities, now, keys, windows))
+
     # personal data ---------------------------------------------------------------
     def put_contacts(self, records: list[ContactRecord]) -> None:
         def op(conn: sqlite3.Connection) -> None:
