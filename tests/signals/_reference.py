@@ -9,86 +9,27 @@ separate phonenumbers checks, with no caches.
 from __future__ import annotations
 
 import ipaddress
-import math
-import re
-from collections import Counter
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
 from phonenumbers import NumberParseException, PhoneNumberType
 
-from headcount.signals.email import (
-    _PSL,
-    DASH_TAGS,
-    DISPOSABLE,
-    DOTLESS,
-    PLUS_TAGS,
-    SAME_MAILBOX_DOMAIN,
-    EmailSignals,
-)
+from headcount.signals import email as _email
+from headcount.signals.email import EmailSignals
 from headcount.signals.network import AUTOMATION, NetworkSignals
 from headcount.signals.phone import FICTIONAL_PREFIXES, RISKY_TYPES, PhoneSignals
 
 
-def is_disposable(domain: str) -> bool:
-    domain = domain.lower().rstrip(".")
-    registrable = _PSL.privatesuffix(domain) or domain
-    labels = domain.split(".")
-    for i in range(len(labels)):
-        candidate = ".".join(labels[i:])
-        if candidate in DISPOSABLE:
-            return True
-        if candidate == registrable:
-            break
-    return False
-
-
-def canonical_mailbox(local: str, domain: str) -> str:
-    local, domain = local.lower(), domain.lower()
-    domain = SAME_MAILBOX_DOMAIN.get(domain, domain)
-    if domain in PLUS_TAGS:
-        local = local.split("+", 1)[0]
-    if domain in DASH_TAGS:
-        local = local.split("-", 1)[0]
-    if domain in DOTLESS:
-        local = local.replace(".", "")
-    return f"{local}@{domain}"
-
-
-def tagged(local: str, domain: str) -> bool:
-    domain = SAME_MAILBOX_DOMAIN.get(domain.lower(), domain.lower())
-    return (domain in PLUS_TAGS and "+" in local) or (domain in DASH_TAGS and "-" in local)
-
-
-def dot_farmed(local: str, domain: str) -> bool:
-    domain = SAME_MAILBOX_DOMAIN.get(domain.lower(), domain.lower())
-    return domain in DOTLESS and local.count(".") >= 3
-
-
-_VOWELS = set("aeiouy")
+# Unchanged by the fast paths (the per-domain caching wraps them), so shared, not copied:
+is_disposable = _email.is_disposable.__wrapped__  # without its cache, as before
+canonical_mailbox, tagged, dot_farmed = _email.canonical_mailbox, _email.tagged, _email.dot_farmed
 
 
 def machine_score(local: str) -> float:
+    """The old score: the general per-character algorithm, which production keeps for
+    non-ASCII local parts; the equivalence tests hold the ASCII fast path to it."""
     s = local.lower().split("+", 1)[0]
-    if len(s) < 6:
-        return 0.0
-    letters = [c for c in s if c.isalpha()]
-    digits = sum(c.isdigit() for c in s)
-    longest_digits = max((len(m) for m in re.findall(r"\d+", s)), default=0)
-    switches = sum(1 for a, b in zip(s, s[1:]) if a.isdigit() != b.isdigit() and a.isalnum() and b.isalnum())
-    consonant_run = max((len(m) for m in re.findall(r"[bcdfghjklmnpqrstvwxz]+", s)), default=0)
-    vowel_share = sum(c in _VOWELS for c in letters) / len(letters) if letters else 0.0
-    separated = any(c in "._-" for c in s)
-    counts = Counter(s)
-    entropy = -sum(n / len(s) * math.log2(n / len(s)) for n in counts.values())
-    score = 0.0
-    score += min(0.4, max(0, longest_digits - 4) * 0.1)  # 5+ digits in a row
-    score += 0.25 if digits / len(s) > 0.3 and letters else 0.0  # digits everywhere
-    score += 0.3 if switches >= 4 else 0.0  # x3q9z7: letters and digits alternating
-    score += min(0.3, max(0, consonant_run - 4) * 0.1)  # unpronounceable
-    score += 0.1 if vowel_share < 0.2 and len(letters) >= 8 else 0.0
-    score += 0.15 if entropy > 3.3 and len(s) >= 10 and not separated else 0.0
-    return min(1.0, score)
+    return 0.0 if len(s) < 6 else _email._machine_score_general(s)
 
 
 def analyze_email(raw: str, check_deliverability: bool = False) -> EmailSignals:
