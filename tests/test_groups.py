@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import random
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
-from headcount.groups import GroupWatch, Leadership
+import psycopg
+import pytest
+
+from headcount.groups import LEADER_LOCK, GroupWatch, Leadership
 from headcount.store import open_store
 from headcount.store.base import ActionRequest
 
@@ -39,12 +45,38 @@ def test_window_blocks_and_evidence_in_the_stores_terms(tmp_path: Path) -> None:
     store.close()
 
 
-def test_one_leader_per_store(store_url: str) -> None:
-    first, second = open_store(store_url), open_store(store_url)
+@pytest.fixture
+def own_store_url(store_url: str) -> Iterator[str]:
+    """The store, in a database of its own on PostgreSQL: the leader lock is per database,
+    and the suite's shared one has other tests' sessions in it."""
+    if not store_url.startswith("postgresql"):
+        yield store_url
+        return
+    name = f"hc_leader_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(urlsplit(store_url)._replace(path=f"/{name}"))
+    with psycopg.connect(store_url, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _holders(store) -> str:  # type: ignore[no-untyped-def]
+    """Who holds the leader lock (PostgreSQL), for a failure message."""
+    pool = getattr(store, "_pool", None)
+    if pool is None:
+        return "(SQLite)"
+    with pool.connection() as conn:
+        return str(conn.execute(
+            "SELECT l.pid, a.application_name, a.state, a.query FROM pg_locks l JOIN pg_stat_activity a"
+            " USING (pid) WHERE l.locktype = 'advisory' AND l.objid = %s", (LEADER_LOCK,)).fetchall())
+
+
+def test_one_leader_per_store(own_store_url: str) -> None:
+    first, second = open_store(own_store_url), open_store(own_store_url)
     a, b = Leadership(first), Leadership(second)
     assert a.acquire() and a.acquire() and not b.acquire()
     a.release()
-    assert b.acquire()
+    assert b.acquire(), _holders(second)
     b.release()
     first.close()
     second.close()
