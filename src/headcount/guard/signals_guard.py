@@ -46,15 +46,22 @@ class SignalsGuard(IdentityGuard):
     def _group_reasons(self, actor_key: str) -> list[str]:
         return ["coordinated_group"] if actor_key in self.flagged() else []
 
-    def _flood_reasons(self, pool_id: str, verb: str, reasons: list[str]) -> list[str]:
-        """`pool_flooded` while the pool is flooded; this registration then joins the window
-        (risky if its other reasons alone take it out of the first band)."""
-        if self.floods is None or verb not in REGISTRATION_VERBS:
-            return []
-        flooded = self.floods.flooded(pool_id)
-        bound = self.policy.bands[0].below
-        self.floods.observe(pool_id, bound is not None and self.policy.score(reasons) >= bound)
-        return ["pool_flooded"] if flooded else []
+    def _conclude(self, person: str, reasons: list[str], pool_id: str, verb: str) -> Decision:
+        """The decision once the person is known: group membership, then flood mode.
+
+        A registration joins its pool's flood window as risky if its other reasons
+        alone take it out of the first band; while the pool is flooded it gets
+        `pool_flooded`. The weight is summed once for both scores."""
+        reasons += self._group_reasons(person)
+        weight = self.policy.weight(reasons)
+        if self.floods is not None and verb in REGISTRATION_VERBS:
+            flooded = self.floods.flooded(pool_id)
+            bound = self.policy.bands[0].below
+            self.floods.observe(pool_id, bound is not None and self.policy.score_of(weight) >= bound)
+            if flooded:
+                reasons.append("pool_flooded")
+                weight += self.policy.weights.get("pool_flooded", 0.0)
+        return self._decision(person, reasons, self.policy.score_of(weight))
 
     def _signals(self, actor: ActorInfo) -> tuple[list[str], list[str]]:
         """(identity keys, reasons) for an actor."""
@@ -110,8 +117,7 @@ class SignalsGuard(IdentityGuard):
     def identities(self, actor: ActorInfo) -> list[str]:
         return self._signals(actor)[0]
 
-    def _decision(self, actor_key: str, reasons: list[str]) -> Decision:
-        score = self.policy.score(reasons)
+    def _decision(self, actor_key: str, reasons: list[str], score: float) -> Decision:
         band = self.policy.band(score)
         unique = tuple(dict.fromkeys(reasons))
         passed = None
@@ -128,28 +134,27 @@ class SignalsGuard(IdentityGuard):
     def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
         plan = self._velocity_plan(verb, rate_keys)
-        if plan is not None and keys:  # one write for both (the store is there: a plan needs it)
-            person, counts = self.store.link_and_hit(keys, now, list(plan[0].values()), _SECONDS)  # type: ignore[union-attr]
-            reasons += self._velocity_reasons(plan[0], counts, plan[1])
+        if plan is None:
+            return self._conclude(self.person(keys, actor, now), reasons, pool_id, verb)
+        rate_keys, limits = list(plan[0].values()), plan[1]
+        if keys:  # one write for both (the store is there: a plan needs it)
+            person, counts = self.store.link_and_hit(keys, now, rate_keys, _SECONDS)  # type: ignore[union-attr]
         else:
-            if plan is not None:
-                counts = self.store.hit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
-                reasons += self._velocity_reasons(plan[0], counts, plan[1])
+            counts = self.store.hit_velocity(rate_keys, now, _SECONDS)  # type: ignore[union-attr]
             person = self.person(keys, actor, now)
-        reasons += self._group_reasons(person)
-        return self._decision(person, reasons + self._flood_reasons(pool_id, verb, reasons))
+        reasons += self._velocity_reasons(plan[0], counts, limits)
+        return self._conclude(person, reasons, pool_id, verb)
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
         keys, reasons, rate_keys = self._analyze(actor)
         plan = self._velocity_plan(verb, rate_keys)
-        if plan is not None and keys:  # one write for both (the store is there: a plan needs it)
-            person, counts = await self.store.alink_and_hit(  # type: ignore[union-attr]
-                keys, now, list(plan[0].values()), _SECONDS)
-            reasons += self._velocity_reasons(plan[0], counts, plan[1])
+        if plan is None:
+            return self._conclude(await self.aperson(keys, actor, now), reasons, pool_id, verb)
+        rate_keys, limits = list(plan[0].values()), plan[1]
+        if keys:  # one write for both (the store is there: a plan needs it)
+            person, counts = await self.store.alink_and_hit(keys, now, rate_keys, _SECONDS)  # type: ignore[union-attr]
         else:
-            if plan is not None:
-                counts = await self.store.ahit_velocity(list(plan[0].values()), now, _SECONDS)  # type: ignore[union-attr]
-                reasons += self._velocity_reasons(plan[0], counts, plan[1])
+            counts = await self.store.ahit_velocity(rate_keys, now, _SECONDS)  # type: ignore[union-attr]
             person = await self.aperson(keys, actor, now)
-        reasons += self._group_reasons(person)
-        return self._decision(person, reasons + self._flood_reasons(pool_id, verb, reasons))
+        reasons += self._velocity_reasons(plan[0], counts, limits)
+        return self._conclude(person, reasons, pool_id, verb)

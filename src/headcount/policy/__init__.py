@@ -63,9 +63,16 @@ class Policy:
     token_ttl_s: int = 300  # how long the token a pass yields stays good (once)
     flood: FloodRule | None = None  # `[flood]`: flood mode (headcount.guard.flood); None: off
 
+    def weight(self, reasons: tuple[str, ...] | list[str]) -> float:
+        """The reasons' summed weight (the score before it is squashed into [0, 1])."""
+        return sum(self.weights.get(r, 0.0) for r in reasons)
+
+    @staticmethod
+    def score_of(weight: float) -> float:
+        return round(1.0 - math.exp(-weight), 4)
+
     def score(self, reasons: tuple[str, ...] | list[str]) -> float:
-        total = sum(self.weights.get(r, 0.0) for r in reasons)
-        return round(1.0 - math.exp(-total), 4)
+        return self.score_of(self.weight(reasons))
 
     def band(self, score: float) -> Band:
         for band in self.bands:
