@@ -168,17 +168,22 @@ def test_bad_input_names_the_option(flooded: Flooded, tmp_path: Path) -> None:
     assert _run("--pool", "rally", "--out", out, "--store", flooded.url, "--blocks", str(bad)).exit_code == 2
 
 
-def test_contacts_need_kept_contacts(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'bare.db'}"
-    store = open_store(url)
+def _one_hold(url: str) -> None:
+    """A store with pool `p` and one hold, kept without contacts and with no groups."""
     from headcount.ledger import IdentityGuard, Ledger, PoolSpec
     from headcount.ledger.service import ActorInfo
     from headcount.privacy.keyring import load_keyring
 
+    store = open_store(url)
     ledger = Ledger(store, IdentityGuard(load_keyring()))
     ledger.create_pool(PoolSpec("p", "P", "event", 10, 2, 60))
     assert ledger.hold("p", 1, ActorInfo(id="a")).ok
     store.close()
+
+
+def test_contacts_need_kept_contacts(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'bare.db'}"
+    _one_hold(url)
     result = _run("--pool", "p", "--out", str(tmp_path / "r.html"), "--store", url,
                   "--contacts-out", str(tmp_path / "c.csv"), "--reason", REASON)
     assert result.exit_code == 1 and "HEADCOUNT_KEEP_CONTACTS" in result.output, result.output
@@ -285,15 +290,7 @@ def test_blocks_file_overrides_what_is_shown_but_stored_members_stay_out(detecte
 
 def test_no_stored_groups_says_so(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'none.db'}"
-    store = open_store(url)
-    from headcount.ledger import IdentityGuard, Ledger, PoolSpec
-    from headcount.ledger.service import ActorInfo
-    from headcount.privacy.keyring import load_keyring
-
-    ledger = Ledger(store, IdentityGuard(load_keyring()))
-    ledger.create_pool(PoolSpec("p", "P", "event", 10, 2, 60))
-    assert ledger.hold("p", 1, ActorInfo(id="a")).ok
-    store.close()
+    _one_hold(url)
     out = tmp_path / "r.html"
     assert _run("--pool", "p", "--out", str(out), "--store", url).exit_code == 0
     assert "group detection has stored no coordinated group" in out.read_text()

@@ -59,13 +59,19 @@ def browser() -> Iterator[object]:
         b.close()
 
 
-def test_staff_dashboard_shows_the_api_figures_and_updates_live(served, browser) -> None:  # type: ignore[no-untyped-def]
-    base, staff, client = served
+def _open_dashboard(browser, base: str, staff: str):  # type: ignore[no-untyped-def]
+    """The staff dashboard in a new page, and the list its console errors and page errors go to."""
     page = browser.new_page(viewport={"width": 1280, "height": 720})
     problems: list[str] = []
     page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
     page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
     page.goto(f"{base}/#key={staff}")
+    return page, problems
+
+
+def test_staff_dashboard_shows_the_api_figures_and_updates_live(served, browser) -> None:  # type: ignore[no-untyped-def]
+    base, staff, client = served
+    page, problems = _open_dashboard(browser, base, staff)
     page.wait_for_selector("[data-pool] [data-testid=capacity]")
     assert "#key" not in page.url  # the key does not stay in the address bar
 
@@ -185,11 +191,7 @@ def _blocks_after(base: str, staff: str, after: float, timeout: float = 60.0) ->
 
 def test_groups_panel_shows_detected_blocks_live(detecting, browser) -> None:  # type: ignore[no-untyped-def]
     base, staff, client = detecting
-    page = browser.new_page(viewport={"width": 1280, "height": 720})
-    problems: list[str] = []
-    page.on("console", lambda m: problems.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
-    page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-    page.goto(f"{base}/#key={staff}")
+    page, problems = _open_dashboard(browser, base, staff)
     page.wait_for_selector("#groups [data-testid=groups-empty]")  # nothing to find in an empty log
     assert page.locator("#no-pools").is_visible() and not page.locator("#login").is_visible()
 
