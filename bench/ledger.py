@@ -35,12 +35,12 @@ from pathlib import Path
 import httpx
 import psycopg
 
-from headcount.access import create_key
-from headcount.ledger.models import IdempotencyKey, PoolSpec
-from headcount.ledger.service import ActorInfo, Ledger
+from headcount.services.holds import Ledger
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from headcount.store.sqlite import _connect
 from headcount.testing.servers import running_server
+from headcount.types import ActorInfo, IdempotencyKey, PoolSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 BIG = 10**9

@@ -31,7 +31,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from headcount.access import create_key
+from headcount.services.keys import create_key
 from headcount.simulate.rally import OWN_IDENTITY, TACTICS, Registrant, rally_population
 from headcount.store import open_store
 from headcount.testing.servers import running_server
@@ -99,8 +99,9 @@ def run_in_process(population: list[Registrant]) -> dict[str, object]:
     per-day velocity see everyone at once; here they see the week as it was.
     """
     from headcount.guard import SignalsGuard
-    from headcount.ledger import ActorInfo, Ledger, PoolSpec
     from headcount.privacy.keyring import load_keyring
+    from headcount.services.holds import Ledger
+    from headcount.types import ActorInfo, PoolSpec
 
     store = open_store(f"sqlite:///{tempfile.mkdtemp()}/rally-inproc.db")
     clock = {"now": population[0].ts}

@@ -34,13 +34,13 @@ import httpx
 import phonenumbers
 from email_validator import validate_email
 
-from headcount.access import create_key
 from headcount.guard import SignalsGuard
-from headcount.ledger import ActorInfo
+from headcount.services.keys import create_key
 from headcount.signals import analyze_email, analyze_network, analyze_phone
 from headcount.signals import clear_caches as clear_signal_caches
 from headcount.store import open_store
 from headcount.testing.servers import running_server
+from headcount.types import ActorInfo
 
 ROOT = Path(__file__).resolve().parent.parent
 DOMAINS = ["gmail.com", "web.de", "outlook.com", "yahoo.com", "mailinator.com", "example.org", "gmx.net"]

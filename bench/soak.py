@@ -28,7 +28,7 @@ from pathlib import Path
 import aiohttp
 import httpx
 
-from headcount.access import create_key
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from headcount.testing.servers import running_server
 

@@ -9,10 +9,11 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from headcount import backup as bk
+from headcount.services import backup as bk
 from headcount.cli.main import main
-from headcount.ledger import ActorInfo, Ledger, PoolSpec
+from headcount.services.holds import Ledger
 from headcount.store import open_store
+from headcount.types import ActorInfo, PoolSpec
 
 
 def _fill_while(ledger: Ledger, pool: str, stop: threading.Event) -> None:

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from headcount.access import verify_key
 from headcount.cli.main import COMMANDS, main
+from headcount.services.keys import verify_key
 from headcount.store import open_store
 
 

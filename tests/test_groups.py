@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 import psycopg
 import pytest
 
-from headcount.groups import LEADER_LOCK, GroupWatch, Leadership
+from headcount.services.detection import LEADER_LOCK, GroupWatch, Leadership
 from headcount.store import open_store
 from headcount.store.base import ActionRequest
 

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from fastapi.testclient import TestClient
 
-from headcount.access import create_key
 from headcount.api.app import create_app
+from headcount.services.keys import create_key
 from headcount.store import open_store
 
 

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from headcount.access import create_key
 from headcount.api.app import create_app
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from tests.api.conftest import Service, person_email
 

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 import aiohttp
 import pytest
 
-from headcount.access import create_key
 from headcount.privacy.keyring import load_keyring
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from headcount.testing.servers import running_server
 

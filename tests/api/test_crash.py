@@ -18,7 +18,7 @@ import aiohttp
 import psycopg
 import pytest
 
-from headcount.access import create_key
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from headcount.testing.servers import running_server
 

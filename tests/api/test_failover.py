@@ -21,7 +21,7 @@ import aiohttp
 import psycopg
 import pytest
 
-from headcount.access import create_key
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from headcount.testing.servers import free_port, running_server
 
@@ -98,7 +98,8 @@ def test_failover_to_standby_loses_no_confirmation(primary_and_standby) -> None:
     store = open_store(url)
     client = create_key(store, "client")
     pool = f"fo-{uuid.uuid4().hex[:6]}"
-    from headcount.ledger import Ledger, PoolSpec
+    from headcount.services.holds import Ledger
+    from headcount.types import PoolSpec
     Ledger(store).create_pool(PoolSpec(pool, "failover", "event", 1_000_000, 2, 600))
     store.close()
     bindir = sorted(Path("/usr/lib/postgresql").glob("*/bin"))[-1]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from headcount.estimate.pool import pool_headcount
+from headcount.services.headcount import pool_headcount
 from headcount.store import open_store
 from tests.api.conftest import Service
 

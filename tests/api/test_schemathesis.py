@@ -15,10 +15,10 @@ from schemathesis.specs.openapi.checks import (
     positive_data_acceptance,
 )
 
-from headcount.access import create_key
 from headcount.api.app import create_app
-from headcount.demo import seed_demo
-from headcount.ledger.service import Ledger
+from headcount.services.demo import seed_demo
+from headcount.services.holds import Ledger
+from headcount.services.keys import create_key
 from headcount.store import open_store
 
 _store = open_store(f"sqlite:///{Path(tempfile.mkdtemp()) / 'fuzz.db'}")

@@ -15,10 +15,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, initialize, invariant, rule
 
-from headcount.ledger.models import MAX_HOLD_LIFETIME_FACTOR, PoolSpec, Result
-from headcount.ledger.service import ActorInfo, Ledger
+from headcount.services.holds import Ledger
 from headcount.store import open_store
 from headcount.store.base import Store
+from headcount.types import MAX_HOLD_LIFETIME_FACTOR, ActorInfo, PoolSpec, Result
 
 ACTORS = ["ann", "bob", "cy", "dee"]
 

@@ -12,13 +12,13 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from headcount.access import create_key
 from headcount.api.app import create_app
 from headcount.cli.main import main
-from headcount.config import Settings
 from headcount.privacy.audit import record_read, verify
 from headcount.privacy.keyring import load_keyring, new_key_line, parse_keys
 from headcount.privacy.vault import seal, unseal
+from headcount.services.keys import create_key
+from headcount.settings import Settings
 from headcount.store import open_store
 
 EMAIL = "ann.private@example.org"

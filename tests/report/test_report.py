@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 from fastapi.testclient import TestClient
 
-from headcount.access import create_key
 from headcount.api.app import create_app
 from headcount.cli.main import main
-from headcount.config import Settings
+from headcount.services.keys import create_key
+from headcount.settings import Settings
 from headcount.store import open_store
 from tests.api.conftest import person_email
 from tests.web.test_dashboard import CHROMIUM, FLAGS
@@ -170,9 +170,10 @@ def test_bad_input_names_the_option(flooded: Flooded, tmp_path: Path) -> None:
 
 def _one_hold(url: str) -> None:
     """A store with pool `p` and one hold, kept without contacts and with no groups."""
-    from headcount.ledger import IdentityGuard, Ledger, PoolSpec
-    from headcount.ledger.service import ActorInfo
+    from headcount.guard.identity import IdentityGuard
     from headcount.privacy.keyring import load_keyring
+    from headcount.services.holds import Ledger
+    from headcount.types import ActorInfo, PoolSpec
 
     store = open_store(url)
     ledger = Ledger(store, IdentityGuard(load_keyring()))

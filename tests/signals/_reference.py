@@ -19,7 +19,6 @@ from headcount.signals.email import EmailSignals
 from headcount.signals.network import AUTOMATION, NetworkSignals
 from headcount.signals.phone import FICTIONAL_PREFIXES, RISKY_TYPES, PhoneSignals
 
-
 # Unchanged by the fast paths (the per-domain caching wraps them), so shared, not copied:
 is_disposable = _email.is_disposable.__wrapped__  # without its cache, as before
 canonical_mailbox, tagged, dot_farmed = _email.canonical_mailbox, _email.tagged, _email.dot_farmed

@@ -8,8 +8,8 @@ from hypothesis import strategies as st
 
 from headcount.guard import SignalsGuard
 from headcount.guard.flood import FloodWatch
-from headcount.ledger import ActorInfo
 from headcount.policy import FloodRule, Policy, PolicyError
+from headcount.types import ActorInfo
 
 MACHINE_MADE = "xk3q9zt7w2qp@gmail.com"  # email_machine_made alone: a short hold in a calm pool
 

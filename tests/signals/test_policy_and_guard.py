@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from headcount.guard import SignalsGuard
-from headcount.ledger import ActorInfo
 from headcount.policy import Policy, PolicyError
+from headcount.types import ActorInfo
 
 
 def test_the_default_policy_loads_and_bands_are_ordered() -> None:

@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from headcount.guard import SignalsGuard
-from headcount.ledger import ActorInfo, Ledger, PoolSpec
-from headcount.ledger.models import Result
 from headcount.policy import Policy, PolicyError
+from headcount.services.holds import Ledger
+from headcount.types import ActorInfo, PoolSpec, Result
 
 BANDS = "[[bands]]\nname='normal'\nbelow=0.35\n[[bands]]\nname='short'\nbelow=0.4\nttl_factor=0.5\n"
 POLICY = ("[weights]\nemail_machine_made = 0.7\n" + BANDS

@@ -17,12 +17,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from phonenumbers import PhoneNumberFormat, PhoneNumberType
 
-from headcount.ledger.service import ActorInfo, IdentityGuard
+from headcount.guard.identity import IdentityGuard
 from headcount.privacy.keyring import parse_keys
 from headcount.signals import analyze_email, analyze_network, analyze_phone, clear_caches
 from headcount.signals.email import machine_score
 from headcount.signals.network import _SPECIAL
 from headcount.simulate.rally import rally_population
+from headcount.types import ActorInfo
 from tests.signals import _reference as ref
 
 DOMAINS = ["gmail.com", "GoogleMail.com", "web.de", "outlook.com", "yahoo.com", "mailinator.com", "example.org",

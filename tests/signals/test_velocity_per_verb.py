@@ -7,11 +7,11 @@ from importlib import resources
 
 import pytest
 
-from headcount.actions import ActionService
 from headcount.guard import SignalsGuard
-from headcount.ledger import ActorInfo
 from headcount.policy import Policy, PolicyError
+from headcount.services.actions import ActionService
 from headcount.store.base import Store
+from headcount.types import ActorInfo
 
 T0 = 1_800_000_000.0
 DEFAULT_POLICY = (resources.files("headcount.policy") / "default.toml").read_text("utf-8")

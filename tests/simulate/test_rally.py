@@ -17,10 +17,11 @@ from click.testing import CliRunner
 
 from headcount.cli.main import main
 from headcount.guard import SignalsGuard
-from headcount.ledger import ActorInfo, Ledger, PoolSpec
+from headcount.services.holds import Ledger
 from headcount.signals import analyze_email
 from headcount.simulate.rally import OWN_IDENTITY, TACTICS, rally_population
 from headcount.store import open_store
+from headcount.types import ActorInfo, PoolSpec
 
 
 def test_precision_and_recall_per_tactic() -> None:
@@ -117,7 +118,7 @@ def test_the_flood_replayed_through_the_ledger_leaves_fakes_a_sliver() -> None:
     """The bench's replay at an eighth of the size: real people get tickets, each linked
     fake operator gets at most what one person may hold, and the fakes of the issue's
     tactics hold under 5% of the seats, a tenth of what they get without risk signals."""
-    from headcount.ledger.service import IdentityGuard
+    from headcount.guard.identity import IdentityGuard
     from headcount.privacy.keyring import load_keyring
 
     population = rally_population(real=1_500, fakes_per_tactic=600, own_identity=100, seed=11)

@@ -9,9 +9,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from headcount.ledger.models import HoldRequest, IdempotencyKey, Outcome, PoolSpec
 from headcount.store import sqlite_ops as ops
 from headcount.store.sqlite import SQLiteStore
+from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec
 
 T0 = 1_800_000_000.0
 

@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from headcount.access import Role, create_key, verify_key
-from headcount.ledger.models import (
+from headcount.services.keys import Role, create_key, verify_key
+from headcount.store.base import Store
+from headcount.types import (
     MAX_HOLD_LIFETIME_FACTOR,
     HoldRequest,
     IdempotencyKey,
@@ -16,7 +17,6 @@ from headcount.ledger.models import (
     PoolSpec,
     Result,
 )
-from headcount.store.base import Store
 
 T0 = 1_800_000_000.0
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from headcount.ledger.models import HoldRequest, PoolSpec
 from headcount.store.base import ActionRequest, Store
+from headcount.types import HoldRequest, PoolSpec
 
 T0 = 1_800_000_000.0
 EDGES = (0.3, 0.7)

@@ -22,10 +22,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from headcount.access import create_key
-from headcount.demo import seed_demo
-from headcount.ledger import IdentityGuard, Ledger
+from headcount.guard.identity import IdentityGuard
 from headcount.privacy.keyring import load_keyring
+from headcount.services.demo import seed_demo
+from headcount.services.holds import Ledger
+from headcount.services.keys import create_key
 from headcount.store import open_store
 from headcount.testing.servers import running_server
 

@@ -17,20 +17,22 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from headcount import __version__
-from headcount.actions import ActionService
 from headcount.api.auth import KeyVerifier
 from headcount.api.problems import install_handlers
 from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy
-from headcount.challenges import ChallengeService
-from headcount.config import Settings
-from headcount.groups import GroupWatch, Leadership, watch_interval
 from headcount.guard import SignalsGuard
-from headcount.ledger.service import ActorInfo, Guard, IdentityGuard, Ledger
+from headcount.guard.identity import Guard, IdentityGuard
 from headcount.policy import Policy
 from headcount.privacy.keyring import KeyRing, load_keyring
 from headcount.privacy.vault import keep_contacts
+from headcount.services.actions import ActionService
+from headcount.services.challenges import ChallengeService
+from headcount.services.detection import GroupWatch, Leadership, watch_interval
+from headcount.services.holds import Ledger
+from headcount.settings import Settings
 from headcount.store import open_store
 from headcount.store.base import Store
+from headcount.types import ActorInfo
 from headcount.web import mount_dashboard
 
 log = logging.getLogger("headcount.api")

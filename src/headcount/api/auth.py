@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from fastapi import Request
 
-from headcount.access import Role, role_allows, verify_key
 from headcount.api.problems import ProblemError
+from headcount.services.keys import Role, role_allows, verify_key
 from headcount.store.base import Store
 
 CACHE_TTL_S = 30.0

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from headcount.api.auth import KeyVerifier, Principal
-from headcount.ledger.service import Ledger
+from headcount.services.holds import Ledger
 
 
 async def get_ledger(request: Request) -> Ledger:

@@ -10,7 +10,7 @@ from pydantic import BaseModel
 
 from headcount.api.auth import Principal
 from headcount.api.problems import ProblemError
-from headcount.ledger.models import IdempotencyKey
+from headcount.types import IdempotencyKey
 
 MAX_KEY_LENGTH = 255
 

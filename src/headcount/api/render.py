@@ -9,7 +9,7 @@ import orjson
 from starlette.responses import Response
 
 from headcount.api.problems import problem_response
-from headcount.ledger.models import Outcome, Result
+from headcount.types import Outcome, Result
 
 STATUS = {
     Result.CREATED: 201,

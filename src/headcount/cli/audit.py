@@ -45,7 +45,7 @@ def verify_cmd(store_url: str | None, anchor: str | None) -> None:
               help="default: HEADCOUNT_CONTACT_RETENTION_DAYS (30)")
 def purge(store_url: str | None, older_than_days: float | None) -> None:
     """Delete raw contact data kept longer than the retention period."""
-    from headcount.config import Settings
+    from headcount.settings import Settings
     from headcount.store import StoreError, open_store
 
     days = Settings.from_env().contact_retention_days if older_than_days is None else older_than_days

@@ -20,7 +20,7 @@ def backup(store_url: str | None, out: str, no_verify: bool) -> None:
     """Back up the store while it runs, then prove the backup by restoring it."""
     from rich.progress import Progress
 
-    from headcount import backup as bk
+    from headcount.services import backup as bk
     from headcount.store import StoreError, default_store_url
 
     url = store_url or default_store_url()
@@ -48,7 +48,7 @@ def backup(store_url: str | None, out: str, no_verify: bool) -> None:
 @click.option("--yes", is_flag=True, help="do not ask before replacing the store's content")
 def restore(store_url: str | None, source: str, yes: bool) -> None:
     """Replace the store's content with a backup (stop the service first)."""
-    from headcount import backup as bk
+    from headcount.services import backup as bk
     from headcount.store import StoreError, default_store_url
 
     url = store_url or default_store_url()

@@ -19,7 +19,7 @@ def keys() -> None:
               help="sqlite:///PATH (default: ./data/headcount.db) or postgresql://...")
 def create(role: str, store_url: str | None) -> None:
     """Create a key; the key alone is printed on the last line (it is shown only once)."""
-    from headcount.access import create_key
+    from headcount.services.keys import create_key
     from headcount.store import StoreError, open_store
 
     try:

@@ -21,11 +21,11 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
     """Run the service on HOST:PORT (the embedded SQLite store unless --store says otherwise)."""
     import uvicorn
 
-    from headcount.access import create_key
-    from headcount.demo import seed_demo
     from headcount.guard import SignalsGuard
-    from headcount.ledger.service import Ledger
     from headcount.privacy.keyring import load_keyring
+    from headcount.services.demo import seed_demo
+    from headcount.services.holds import Ledger
+    from headcount.services.keys import create_key
     from headcount.store import StoreError, default_store_url, open_store
 
     url = store_url or default_store_url()

@@ -21,7 +21,6 @@ from headcount.detect.log import ActionLog
 from headcount.detect.mzoom import DenseTensor
 from headcount.detect.scoring import Background
 
-
 LARGE_LOG = 3_000_000
 DETECTORS = ("burst", "dcube", "fraudar", "lockstep")
 

@@ -23,7 +23,6 @@ from threading import Lock
 
 from headcount.policy import FloodRule
 
-
 log = logging.getLogger(__name__)
 
 

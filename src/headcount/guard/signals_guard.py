@@ -16,11 +16,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from headcount.guard.flood import FloodWatch
-from headcount.ledger.service import ActorInfo, Decision, IdentityGuard
+from headcount.guard.identity import IdentityGuard
 from headcount.policy import REGISTRATION_VERBS, Policy
 from headcount.privacy.keyring import KeyRing
 from headcount.signals import analyze_email, analyze_network, analyze_phone
 from headcount.store.base import Store
+from headcount.types import ActorInfo, Decision
 
 #: velocity windows: the policy's `<kind>_per_<name>` limits, counted over the last `seconds`
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}

@@ -1,31 +1,5 @@
-"""The holds ledger: limited capacity that fakes cannot lock up, and no oversell."""
+"""Ledger rules: what a hold may do, as pure functions over values (no I/O).
 
-from headcount.ledger.models import (
-    MAX_HOLD_LIFETIME_FACTOR,
-    Hold,
-    HoldRequest,
-    IdempotencyKey,
-    LightThresholds,
-    Outcome,
-    Pool,
-    PoolSpec,
-    Result,
-)
-from headcount.ledger.service import ActorInfo, Decision, Guard, IdentityGuard, Ledger
-
-__all__ = [
-    "MAX_HOLD_LIFETIME_FACTOR",
-    "ActorInfo",
-    "Decision",
-    "Guard",
-    "Hold",
-    "HoldRequest",
-    "IdempotencyKey",
-    "IdentityGuard",
-    "Ledger",
-    "LightThresholds",
-    "Outcome",
-    "Pool",
-    "PoolSpec",
-    "Result",
-]
+The store executes them atomically; `headcount.services.holds` asks the guard and
+calls the store. The value types (pools, holds, outcomes) are in `headcount.types`.
+"""

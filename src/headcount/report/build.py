@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from html import escape
 from typing import Any
 
-from headcount.estimate.pool import PoolHeadcount, pool_headcount
-from headcount.ledger.models import Pool
+from headcount.services.headcount import PoolHeadcount, pool_headcount
 from headcount.store.base import Store
+from headcount.types import Pool
 
 from . import svg
 from .contacts import Registrant, registrants

@@ -19,7 +19,11 @@ from functools import lru_cache
 import email_validator
 from disposable_email_domains import blocklist as DISPOSABLE
 from email_validator import validate_email
-from email_validator.rfc_constants import CASE_INSENSITIVE_MAILBOX_NAMES, DOT_ATOM_TEXT, EMAIL_MAX_LENGTH
+from email_validator.rfc_constants import (
+    CASE_INSENSITIVE_MAILBOX_NAMES,
+    DOT_ATOM_TEXT,
+    EMAIL_MAX_LENGTH,
+)
 from email_validator.syntax import validate_email_domain_name
 from publicsuffixlist import PublicSuffixList
 

@@ -14,9 +14,9 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
-from headcount.ledger.models import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 from headcount.store.blocks import StoredBlock
 from headcount.store.turnout import TurnoutRow
+from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 
 #: Idempotency records are kept this long; a replay after that is a new request.
 IDEMPOTENCY_RETENTION_S = 24 * 3600

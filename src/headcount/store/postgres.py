@@ -21,7 +21,40 @@ from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from headcount.ledger.models import (
+from headcount.store.base import (
+    CHALLENGE_RETENTION_S,
+    IDEMPOTENCY_RETENTION_S,
+    RISK_BAND_SQL,
+    ActionRecord,
+    ActionRequest,
+    ActionResult,
+    ApiKeyRecord,
+    AuditEntry,
+    ChallengeRecord,
+    ContactRecord,
+    StoreError,
+    StoreUnavailable,
+    astuple_audit,
+    budget_sql,
+    challenge_from_row,
+    challenge_sql,
+    decide_budgets,
+    merge_persons,
+    parse_hold_id,
+    velocity_params,
+    velocity_sql,
+)
+from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
+from headcount.store.blocks import (
+    StoredBlock,
+    block_from_row,
+    block_row,
+    carry_detected_at,
+    replace_sql,
+)
+from headcount.store.migrate import load_migrations
+from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
+from headcount.types import (
     Hold,
     HoldRequest,
     IdempotencyKey,
@@ -31,29 +64,6 @@ from headcount.ledger.models import (
     PoolSpec,
     Result,
 )
-from headcount.store.base import (
-    IDEMPOTENCY_RETENTION_S,
-    RISK_BAND_SQL,
-    ActionRecord,
-    ActionRequest,
-    ActionResult,
-    ApiKeyRecord,
-    AuditEntry,
-    ContactRecord,
-    StoreError,
-    StoreUnavailable,
-    astuple_audit,
-    budget_sql,
-    decide_budgets,
-    merge_persons,
-    parse_hold_id,
-)
-from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
-from headcount.store.base import velocity_params, velocity_sql
-from headcount.store.migrate import load_migrations
-from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
-from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
 

@@ -35,7 +35,41 @@ from typing import Any, NamedTuple, TypeVar
 
 import orjson
 
-from headcount.ledger.models import (
+from headcount.store import sqlite_ops as ops
+from headcount.store.base import (
+    CHALLENGE_RETENTION_S,
+    IDEMPOTENCY_RETENTION_S,
+    RISK_BAND_SQL,
+    ActionRecord,
+    ActionRequest,
+    ActionResult,
+    ApiKeyRecord,
+    AuditEntry,
+    ChallengeRecord,
+    ContactRecord,
+    StoreError,
+    astuple_audit,
+    budget_sql,
+    challenge_from_row,
+    challenge_sql,
+    decide_budgets,
+    merge_persons,
+    parse_hold_id,
+    velocity_params,
+    velocity_sql,
+)
+from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
+from headcount.store.blocks import (
+    StoredBlock,
+    block_from_row,
+    block_row,
+    carry_detected_at,
+    replace_sql,
+)
+from headcount.store.migrate import load_migrations
+from headcount.store.sqlite_ops import _dumps
+from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
+from headcount.types import (
     Hold,
     HoldRequest,
     IdempotencyKey,
@@ -44,30 +78,6 @@ from headcount.ledger.models import (
     PoolSpec,
     Result,
 )
-from headcount.store import sqlite_ops as ops
-from headcount.store.base import (
-    IDEMPOTENCY_RETENTION_S,
-    RISK_BAND_SQL,
-    ActionRecord,
-    ActionRequest,
-    ActionResult,
-    ApiKeyRecord,
-    AuditEntry,
-    ContactRecord,
-    StoreError,
-    astuple_audit,
-    budget_sql,
-    decide_budgets,
-    merge_persons,
-    parse_hold_id,
-)
-from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challenge_from_row, challenge_sql
-from headcount.store.base import velocity_params, velocity_sql
-from headcount.store.migrate import load_migrations
-from headcount.store.sqlite_ops import _dumps
-from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
-from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
 

@@ -13,7 +13,8 @@ from typing import Any
 
 import orjson
 
-from headcount.ledger.models import (
+from headcount.store.base import format_hold_id, parse_hold_id
+from headcount.types import (
     MAX_HOLD_LIFETIME_FACTOR,
     HoldRequest,
     IdempotencyKey,
@@ -22,7 +23,6 @@ from headcount.ledger.models import (
     Pool,
     Result,
 )
-from headcount.store.base import format_hold_id, parse_hold_id
 
 
 def _dumps(value: Any) -> str:

@@ -9,15 +9,20 @@ from fastapi import APIRouter, Request
 from pydantic import Field, StringConstraints, field_validator
 from starlette.responses import Response
 
-from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import PrincipalDep
 from headcount.api.problems import problem_response
-from headcount.api.render import json_response
-from headcount.api.render import iso
-from headcount.api.schemas import CHALLENGE_TOKEN_DOC, ActorIn, ChallengeToken, Strict, problem_responses
-from headcount.budgets import LEDGER_VERBS
-from headcount.ledger.service import ActorInfo
+from headcount.api.render import iso, json_response
+from headcount.api.schemas import (
+    CHALLENGE_TOKEN_DOC,
+    ActorIn,
+    ChallengeToken,
+    Strict,
+    problem_responses,
+)
+from headcount.policy.budgets import LEDGER_VERBS
+from headcount.services.keys import Role
+from headcount.types import ActorInfo
 
 router = APIRouter(tags=["actions"])
 MAX_FUTURE_S = 300

@@ -5,11 +5,11 @@ from __future__ import annotations
 from fastapi import APIRouter, Query
 from starlette.responses import Response
 
-from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.render import iso, json_response
 from headcount.api.schemas import problem_responses
+from headcount.services.keys import Role
 
 router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 

@@ -12,13 +12,13 @@ import asyncio
 from fastapi import APIRouter, Path, Request
 from starlette.responses import Response
 
-from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import PrincipalDep
 from headcount.api.problems import ProblemError
 from headcount.api.render import iso, json_response
 from headcount.api.schemas import ChallengePassOut, problem_responses
-from headcount.challenges import ChallengeService, PassError
+from headcount.services.challenges import ChallengeService, PassError
+from headcount.services.keys import Role
 
 router = APIRouter(tags=["challenges"])
 CHALLENGE_ID = Path(pattern=r"^ch_[A-Za-z0-9_-]{1,60}$", description="the id from a 428 answer's `challenge`")

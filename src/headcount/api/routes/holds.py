@@ -5,7 +5,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
-from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.idempotency import idempotency_key
@@ -13,7 +12,8 @@ from headcount.api.problems import ProblemError
 from headcount.api.render import iso, json_response, outcome_response
 from headcount.api.routes.pools import POOL_ID
 from headcount.api.schemas import HoldIn, HoldOut, HoldStateOut, problem_responses
-from headcount.ledger.service import ActorInfo
+from headcount.services.keys import Role
+from headcount.types import ActorInfo
 
 router = APIRouter(tags=["holds"])
 PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422, 428, 429)

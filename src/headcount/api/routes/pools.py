@@ -7,7 +7,6 @@ import re
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.idempotency import idempotency_key
@@ -20,8 +19,9 @@ from headcount.api.schemas import (
     PoolStaffOut,
     problem_responses,
 )
-from headcount.estimate.pool import UnknownPool, pool_headcount
-from headcount.ledger.models import LightThresholds, Pool, PoolSpec
+from headcount.services.headcount import UnknownPool, pool_headcount
+from headcount.services.keys import Role
+from headcount.types import LightThresholds, Pool, PoolSpec
 
 router = APIRouter(prefix="/v1/pools", tags=["pools"])
 PROBLEMS = problem_responses(400, 401, 403, 404, 409, 422)

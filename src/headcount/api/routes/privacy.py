@@ -7,13 +7,13 @@ import asyncio
 from fastapi import APIRouter, Path, Query, Request
 from starlette.responses import Response
 
-from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import PrincipalDep
 from headcount.api.problems import ProblemError
 from headcount.api.render import iso, json_response
 from headcount.api.schemas import problem_responses
 from headcount.privacy.vault import read_contacts
+from headcount.services.keys import Role
 
 router = APIRouter(prefix="/v1/contacts", tags=["privacy"])
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import random
 import time
 
-from headcount.ledger.models import LightThresholds, PoolSpec
-from headcount.ledger.service import ActorInfo, Ledger
+from headcount.services.holds import Ledger
 from headcount.store.base import ActionRequest
+from headcount.types import ActorInfo, LightThresholds, PoolSpec
 
 DEMO_POOLS = [
     PoolSpec("rally-tulsa", "Rally, 19,200-seat arena", "event", 19_200, 2, 900),
@@ -68,7 +68,7 @@ DEMO_FOLLOWERS, DEMO_ACCOUNTS, DEMO_RING, DEMO_RING_TARGETS = 400, 300, 40, 15
 
 def _seed_follows(ledger: Ledger, rng: random.Random, now: float, hours: float) -> None:
     """Ordinary follows over the last hours and one follow ring, for the detector to find."""
-    from headcount.actions import ActionService
+    from headcount.services.actions import ActionService
 
     actions = ActionService(ledger.store, ledger.guard, getattr(ledger.guard, "ring", None))
     accounts = [f"@account{i}" for i in range(DEMO_ACCOUNTS)]

@@ -6,7 +6,7 @@ to `estimate_headcount`. Show-up rates are learned from earlier pools whose
 holders checked in (`checkin` actions whose target is the pool); with none,
 the model's prior answers.
 
-    from headcount.estimate.pool import pool_headcount
+    from headcount.services.headcount import pool_headcount
     result = pool_headcount(store, "rally-tulsa")
     result.to_dict()  # what GET /v1/pools/{id}/headcount returns
 """
@@ -19,13 +19,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from headcount.estimate.bands import BandCounts, Bands
+from headcount.estimate.model import estimate_headcount
+from headcount.estimate.prior import Prior
+from headcount.estimate.result import HeadcountEstimate
 from headcount.store.base import Store
 from headcount.store.turnout import TurnoutRow
-
-from .bands import BandCounts, Bands
-from .model import estimate_headcount
-from .prior import Prior
-from .result import HeadcountEstimate
 
 
 class UnknownPool(LookupError):

@@ -28,10 +28,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from headcount.ledger.models import IdempotencyKey
-from headcount.ledger.service import Decision
 from headcount.privacy.keyring import KeyRing, KeyRingError
 from headcount.store.base import ChallengeRecord, Store
+from headcount.types import Decision, IdempotencyKey
 
 TOKEN_PREFIX = "ct1"
 MAX_TOKEN_LENGTH = 300

@@ -19,11 +19,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from headcount.budgets import DEFAULT_BUDGETS, Budget, budgets_for
-from headcount.challenges import Challenge, ChallengeRequired, ChallengeService, Refusal
-from headcount.ledger.service import ActorInfo, Decision, Guard, IdentityGuard
+from headcount.guard.identity import Guard, IdentityGuard
+from headcount.policy.budgets import DEFAULT_BUDGETS, Budget, budgets_for
 from headcount.privacy.keyring import KeyRing
+from headcount.services.challenges import Challenge, ChallengeRequired, ChallengeService, Refusal
 from headcount.store.base import ActionRequest, ActionResult, Store
+from headcount.types import ActorInfo, Decision
 
 
 @dataclass(frozen=True)

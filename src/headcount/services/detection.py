@@ -22,7 +22,7 @@ from headcount.detect import DEFAULT_MIN_SCORE, ActionLog, Ensemble
 from headcount.store.base import Store
 from headcount.store.blocks import StoredBlock, block_id
 
-log = logging.getLogger("headcount.groups")
+log = logging.getLogger("headcount.services.detection")
 
 DEFAULT_WINDOW_S = 7 * 86400
 PAGE = 50_000

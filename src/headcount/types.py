@@ -1,7 +1,8 @@
-"""The ledger's vocabulary: pools, holds, requests and outcomes.
+"""The vocabulary every layer shares: pools, holds, actors, decisions and outcomes.
 
-Plain frozen dataclasses, shared by the service layer and every store, so that a
-store never sees HTTP and the API never sees SQL.
+Plain frozen dataclasses at the bottom of the package: they import nothing of
+headcount, so a store never sees HTTP, the API never sees SQL, and no layer
+needs another layer to name a value.
 """
 
 from __future__ import annotations
@@ -169,3 +170,35 @@ class Outcome:
             Result.RELEASED,
             Result.EXTENDED,
         }
+
+
+@dataclass(frozen=True, slots=True)
+class ActorInfo:
+    """What a client tells about the person behind a request (all optional)."""
+
+    id: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    ip: str | None = None
+    device: str | None = None
+    user_agent: str | None = None
+
+    def has_identity(self) -> bool:
+        return any((self.id, self.email, self.phone, self.device, self.ip))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """The guard's verdict on an actor for one hold or action."""
+
+    actor_key: str
+    score: float = 0.0
+    reasons: tuple[str, ...] = ()
+    allow: bool = True
+    ttl_factor: float = 1.0
+    actor_cap: int | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+    #: the policy asks for a challenge: refused (allow is False) unless a valid token comes
+    #: with the request, and then `passed` applies instead
+    challenge: bool = False
+    passed: Decision | None = None
