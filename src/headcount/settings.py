@@ -1,42 +1,84 @@
-"""Service settings from the environment, read once at start."""
+"""Every `HEADCOUNT_*` environment variable, read once, validated, in one place.
+
+`Settings()` reads the environment (pydantic-settings); `Settings(keep_contacts=True)`
+overrides it field by field, which is how tests and library users configure
+headcount without touching the environment. A bad value is an error that names
+the variable. Nothing else in the package reads `os.environ`.
+"""
 
 from __future__ import annotations
 
-import os
-from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+class Settings(BaseSettings):
+    """The service's and the library's configuration (`HEADCOUNT_<FIELD>` in upper case)."""
 
+    model_config = SettingsConfigDict(env_prefix="HEADCOUNT_", extra="forbid", frozen=True)
 
-def _float(name: str, default: float) -> float:
-    raw = os.environ.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return float(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be a number, not {raw!r}") from exc
-
-
-@dataclass(frozen=True)
-class Settings:
+    #: the store URL: sqlite:///PATH or postgresql://... (default: <data_dir>/headcount.db)
+    store: str | None = None
+    #: where the embedded store lives when `store` is not set
+    data_dir: Path = Path("data")
+    #: the secret keys (`id:base64[,older...]`, current first); else the store's own key ring
+    secret_keys: SecretStr | None = None
+    #: a secret that encrypts the key ring kept inside a PostgreSQL store (see privacy.keyring)
+    operator_secret: SecretStr | None = None
+    #: a policy file (TOML); the shipped default when unset
+    policy: Path | None = None
     #: keep raw contact data (encrypted) so that privacy staff can read or export it
     keep_contacts: bool = False
     #: raw contact data older than this is purged
-    contact_retention_days: float = 30.0
-    #: browser origins allowed to call the API (CORS is off when empty)
-    cors_origins: tuple[str, ...] = field(default_factory=tuple)
+    contact_retention_days: float = Field(30.0, gt=0)
+    #: browser origins allowed to call the API (CORS is off when empty); comma-separated
+    cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     #: failed authentications per client address and minute before answering 429
-    auth_failures_per_minute: int = 20
+    auth_failures_per_minute: int = Field(20, ge=1)
+    #: seconds between detection runs in the service (0 turns detection off)
+    detect_interval_s: float = Field(60.0, ge=0)
+    #: "signals" (the product) or "identity" (persons without risk, for comparisons)
+    guard: Literal["signals", "identity"] = "signals"
+    #: the region for phone numbers written without a country code (ISO 3166 alpha-2)
+    default_region: str | None = None
 
+    @field_validator("cors_origins", mode="before")
     @classmethod
-    def from_env(cls) -> Settings:
-        origins = tuple(o.strip() for o in os.environ.get("HEADCOUNT_CORS_ORIGINS", "").split(",") if o.strip())
-        return cls(
-            keep_contacts=_flag("HEADCOUNT_KEEP_CONTACTS"),
-            contact_retention_days=_float("HEADCOUNT_CONTACT_RETENTION_DAYS", 30.0),
-            cors_origins=origins,
-            auth_failures_per_minute=int(_float("HEADCOUNT_AUTH_FAILURES_PER_MINUTE", 20)),
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("default_region")
+    @classmethod
+    def _region(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if len(value) != 2 or not value.isalpha():
+            raise ValueError("must be a two-letter region code such as US or DE")
+        return value.upper()
+
+    def store_url(self) -> str:
+        """The store URL: `store`, else the embedded SQLite file under `data_dir`."""
+        return self.store or f"sqlite:///{self.data_dir / 'headcount.db'}"
+
+
+class SettingsError(ValueError):
+    """An environment variable has a value headcount cannot use; the message names it."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """`Settings(**overrides)`, with validation errors turned into one line per variable."""
+    from pydantic import ValidationError
+
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"HEADCOUNT_{'_'.join(str(p) for p in err['loc'][:1]).upper()}: {err['msg']}"
+            for err in exc.errors()
         )
+        raise SettingsError(problems) from None

@@ -22,12 +22,12 @@ def audit() -> None:
 def verify_cmd(store_url: str | None, anchor: str | None) -> None:
     """Check the audit chain; names every edited, deleted or inserted entry."""
     from headcount.privacy.audit import verify
-    from headcount.privacy.keyring import KeyRingError, load_keyring
+    from headcount.privacy.keyring import KeyRingError, keyring_for_store
     from headcount.store import StoreError, open_store
 
     try:
         store = open_store(store_url)
-        report = verify(store, load_keyring(), anchor)
+        report = verify(store, keyring_for_store(store), anchor)
     except (StoreError, KeyRingError) as exc:
         raise click.ClickException(str(exc)) from exc
     store.close()
@@ -48,7 +48,7 @@ def purge(store_url: str | None, older_than_days: float | None) -> None:
     from headcount.settings import Settings
     from headcount.store import StoreError, open_store
 
-    days = Settings.from_env().contact_retention_days if older_than_days is None else older_than_days
+    days = Settings().contact_retention_days if older_than_days is None else older_than_days
     try:
         store = open_store(store_url)
     except StoreError as exc:
@@ -73,7 +73,7 @@ def contacts() -> None:
               help="who exports, for the audit log")
 def export(store_url: str | None, reason: str, out: str, who: str) -> None:
     """Decrypt every kept contact into a CSV; the export is audited first."""
-    from headcount.privacy.keyring import KeyRingError, load_keyring
+    from headcount.privacy.keyring import KeyRingError, keyring_for_store
     from headcount.privacy.vault import export_contacts
     from headcount.store import StoreError, open_store
 
@@ -82,7 +82,7 @@ def export(store_url: str | None, reason: str, out: str, who: str) -> None:
     except StoreError as exc:
         raise click.ClickException(str(exc)) from exc
     try:
-        rows = export_contacts(store, load_keyring(), who=who, role="privacy", reason=reason)
+        rows = export_contacts(store, keyring_for_store(store), who=who, role="privacy", reason=reason)
     except (ValueError, KeyRingError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

@@ -36,7 +36,7 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
     cleaned contact list leaves out every member of a stored or given group."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from headcount.privacy.keyring import KeyRingError, load_keyring
+    from headcount.privacy.keyring import KeyRingError, keyring_for_store
     from headcount.report import cleaned_contacts, gather, judged_real, render_html
     from headcount.report.build import ReportError, check_blocks
     from headcount.store import StoreError, open_store
@@ -67,7 +67,7 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
         click.echo(f"report on {pool_id} written to {out}")
         if contacts_out:
             real = judged_real(data.people)
-            rows = cleaned_contacts(store, load_keyring(), pool_id, real, who=who, reason=reason or "")
+            rows = cleaned_contacts(store, keyring_for_store(store), pool_id, real, who=who, reason=reason or "")
             with open(contacts_out, "w", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
                 writer.writerow(["actor_key", "seats", "emails", "phones"])

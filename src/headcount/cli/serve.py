@@ -21,28 +21,26 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
     """Run the service on HOST:PORT (the embedded SQLite store unless --store says otherwise)."""
     import uvicorn
 
-    from headcount.guard import SignalsGuard
-    from headcount.privacy.keyring import load_keyring
+    import headcount
+    from headcount.privacy.keyring import KeyRingError
     from headcount.services.demo import seed_demo
-    from headcount.services.holds import Ledger
     from headcount.services.keys import create_key
-    from headcount.store import StoreError, default_store_url, open_store
+    from headcount.settings import SettingsError, load_settings
+    from headcount.store import StoreError
 
-    url = store_url or default_store_url()
     try:
-        store = open_store(url)  # migrates once before the workers start
-    except StoreError as exc:
+        settings = load_settings()
+        url = store_url or settings.store_url()
+        # opened once before the workers start: migrates, and finds or makes the store's keys
+        with headcount.open(url, settings=settings) as hc:
+            if demo:  # through the service's own wiring: identities stored as keyed hashes
+                created = seed_demo(hc.ledger)
+                key = create_key(hc.store, "staff")
+                click.echo(f"demo pools: {', '.join(created) or 'already there'}")
+                click.echo(f"staff API key (shown once): {key}")
+                click.echo(f"dashboard with exact figures: http://{host}:{port}/#key={key}")
+    except (StoreError, KeyRingError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
-    try:
-        if demo:
-            # through the service's own guard: identities stored as keyed hashes
-            created = seed_demo(Ledger(store, SignalsGuard(load_keyring(), store)))
-            key = create_key(store, "staff")
-            click.echo(f"demo pools: {', '.join(created) or 'already there'}")
-            click.echo(f"staff API key (shown once): {key}")
-            click.echo(f"dashboard with exact figures: http://{host}:{port}/#key={key}")
-    finally:
-        store.close()
     os.environ["HEADCOUNT_STORE"] = url
     click.echo(f"headcount on http://{host}:{port}  (store: {url}, workers: {workers})")
     uvicorn.run(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
+from headcount.settings import Settings
 from headcount.store.base import ActionRecord, ApiKeyRecord, Store, StoreError
 
 __all__ = ["ActionRecord", "ApiKeyRecord", "Store", "StoreError", "default_store_url", "open_store"]
@@ -13,11 +13,12 @@ __all__ = ["ActionRecord", "ApiKeyRecord", "Store", "StoreError", "default_store
 
 def default_data_dir() -> Path:
     """Where the embedded store lives: $HEADCOUNT_DATA_DIR, else ./data."""
-    return Path(os.environ.get("HEADCOUNT_DATA_DIR", "data"))
+    return Settings().data_dir
 
 
 def default_store_url() -> str:
-    return os.environ.get("HEADCOUNT_STORE") or f"sqlite:///{default_data_dir() / 'headcount.db'}"
+    """$HEADCOUNT_STORE, else the embedded SQLite file under the data directory."""
+    return Settings().store_url()
 
 
 def open_store(url: str | None = None) -> Store:

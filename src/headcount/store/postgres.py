@@ -469,6 +469,25 @@ class PostgresStore:
             for r in rows
         ]
 
+    # the store's own facts (key checks, a kept key ring) -------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._fetchone("SELECT value FROM meta WHERE key = %s", (key,))
+        return row[0] if row else None
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; the value that is there after."""
+        with self._conn() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                         (key, value))
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
+        return row[0]
+
+    def meta_keys(self, prefix: str) -> list[str]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT key FROM meta WHERE left(key, %s) = %s ORDER BY key",
+                                (len(prefix), prefix)).fetchall()
+        return [r[0] for r in rows]
+
 
 def _idem_params(idem: IdempotencyKey | None) -> tuple[str | None, str | None, str | None]:
     if idem is None:

@@ -705,3 +705,21 @@ class SQLiteStore:
             )
             for r in rows
         ]
+
+    # the store's own facts (key checks, a kept key ring) -------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; the value that is there after."""
+        def op(conn: sqlite3.Connection) -> str:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            return conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
+
+        return self.write(op)
+
+    def meta_keys(self, prefix: str) -> list[str]:
+        rows = self._reader().execute(
+            "SELECT key FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)).fetchall()
+        return [r[0] for r in rows]

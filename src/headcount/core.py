@@ -1,0 +1,170 @@
+"""The composition root: `headcount.open(url)` wires everything once.
+
+Store, the store's key ring, policy, guard, challenges, holds, actions and the
+detection job are built here and nowhere else, so a library user gets exactly
+what `headcount serve` runs: keyed hashes instead of raw identities, person
+linking, risk, per-person limits. The HTTP app (`Headcount.asgi()`) and the CLI
+are thin layers over this object.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from headcount.estimate import Bands
+from headcount.guard import SignalsGuard
+from headcount.guard.identity import Guard, IdentityGuard
+from headcount.policy import Policy
+from headcount.privacy.keyring import KeyRing, keyring_for_store
+from headcount.privacy.vault import keep_contacts
+from headcount.services.actions import ActionOutcome, ActionService
+from headcount.services.challenges import ChallengeService
+from headcount.services.detection import GroupWatch
+from headcount.services.headcount import PoolHeadcount, pool_headcount
+from headcount.services.holds import Ledger
+from headcount.settings import Settings, load_settings
+from headcount.store import open_store
+from headcount.store.base import Store
+from headcount.store.blocks import StoredBlock
+from headcount.types import ActorInfo, Hold, IdempotencyKey, Outcome, Pool, PoolSpec
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+
+class Headcount:
+    """One headcount instance over one store: the library API and what the service serves."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        keyring: KeyRing,
+        policy: Policy,
+        settings: Settings,
+        guard: Guard | None = None,
+        clock: Callable[[], float] = time.time,
+        owns_store: bool = True,
+    ) -> None:
+        self.store = store
+        self.keyring = keyring
+        self.policy = policy
+        self.settings = settings
+        self.clock = clock
+        self._owns_store = owns_store
+        if guard is None:
+            guard = (IdentityGuard(keyring, store) if settings.guard == "identity"
+                     else SignalsGuard(keyring, store, policy, default_region=settings.default_region or "DE"))
+        self.guard = guard
+        self.challenges = ChallengeService(store, keyring, policy.challenge_ttl_s, policy.token_ttl_s)
+        keeper = self._keep_contacts if settings.keep_contacts else None
+        self.ledger = Ledger(store, guard, clock=clock, keep_contacts=keeper, challenges=self.challenges)
+        self.actions = ActionService(store, guard, keyring, clock=clock, challenges=self.challenges)
+        self.groups = GroupWatch(store)
+        #: the risk bands every view (API, dashboard, report, estimate) uses: the policy's
+        self.bands = Bands.from_policy(policy)
+        if isinstance(guard, SignalsGuard):
+            guard.flagged = lambda: self.groups.members
+
+    @classmethod
+    def over(cls, store: Store, *, settings: Settings | None = None, policy: Policy | None = None,
+             keyring: KeyRing | None = None, guard: Guard | None = None, owns_store: bool = False,
+             clock: Callable[[], float] = time.time) -> Headcount:
+        """Wire headcount over a store that is already open (tests, embedding)."""
+        settings = settings or load_settings()
+        return cls(store, keyring=keyring or keyring_for_store(store, settings),
+                   policy=policy or Policy.load(settings.policy), settings=settings, guard=guard,
+                   clock=clock, owns_store=owns_store)
+
+    def _keep_contacts(self, actor_key: str, actor: ActorInfo) -> None:
+        keep_contacts(self.store, self.keyring, actor_key, {
+            "email": actor.email, "phone": actor.phone, "ip": actor.ip, "device": actor.device, "id": actor.id,
+        })
+
+    # pools and holds -------------------------------------------------------------
+    def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
+        return self.ledger.create_pool(spec, idem)
+
+    def pool(self, pool_id: str) -> Pool | None:
+        return self.ledger.pool(pool_id)
+
+    def pools(self) -> list[Pool]:
+        return self.ledger.pools()
+
+    def hold(self, pool_id: str, quantity: int, actor: ActorInfo, *, idem: IdempotencyKey | None = None,
+             challenge_token: str | None = None) -> Outcome:
+        """Hold `quantity` of a pool for the person behind `actor` (decided by the guard)."""
+        return self.ledger.hold(pool_id, quantity, actor, idem, challenge_token)
+
+    def confirm(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
+        return self.ledger.confirm(hold_id, idem)
+
+    def release(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
+        return self.ledger.release(hold_id, idem)
+
+    def extend(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
+        return self.ledger.extend(hold_id, idem)
+
+    def get_hold(self, hold_id: str) -> Hold | None:
+        return self.ledger.get_hold(hold_id)
+
+    def sweep(self) -> int:
+        """Make expiry permanent (availability never waits for it: expired holds never count)."""
+        return self.ledger.sweep()
+
+    # actions, estimates, groups ---------------------------------------------------
+    def record(self, verb: str, actor: ActorInfo, target: str, ts: float | None = None,
+               challenge_token: str | None = None) -> ActionOutcome:
+        """A free action (follow, register, checkin, ...), with the person's budgets."""
+        return self.actions.record(verb, actor, target, ts, challenge_token)
+
+    def headcount(self, pool_id: str, history: Sequence[str] | None = None, level: float = 0.9) -> PoolHeadcount:
+        """The real headcount of a pool: expected real attendance with an interval."""
+        return pool_headcount(self.store, pool_id, history=history, level=level, bands=self.bands, now=self.clock())
+
+    def blocks(self, limit: int = 100) -> list[StoredBlock]:
+        """Coordinated groups the detection job found, newest first."""
+        return self.store.list_blocks(limit)
+
+    # the service ----------------------------------------------------------------
+    def asgi(self, **options: Any) -> FastAPI:
+        """The HTTP service and dashboard over this instance (what `headcount serve` runs)."""
+        from headcount.api.app import create_app
+
+        return create_app(self, **options)
+
+    def close(self) -> None:
+        if self._owns_store:
+            self.store.close()
+
+    def __enter__(self) -> Headcount:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def open(  # noqa: A001 (the library's one entry point, as in sqlite3.connect / dbm.open)
+    url: str | None = None,
+    *,
+    policy: Policy | None = None,
+    settings: Settings | None = None,
+    guard: Guard | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Headcount:
+    """Open (and migrate) the store at `url` and wire headcount over it, as the service does.
+
+    `url` defaults to `settings.store_url()` (HEADCOUNT_STORE, else the embedded
+    SQLite file under HEADCOUNT_DATA_DIR). The key ring is the store's own (see
+    `headcount.privacy.keyring.keyring_for_store`)."""
+    settings = settings or load_settings()
+    store = open_store(url or settings.store_url())
+    try:
+        ring = keyring_for_store(store, settings)
+        policy = policy or Policy.load(settings.policy)
+        return Headcount(store, keyring=ring, policy=policy, settings=settings, guard=guard, clock=clock)
+    except BaseException:
+        store.close()
+        raise
