@@ -19,7 +19,16 @@ from headcount.policy import Policy, PolicyError
 from headcount.privacy.keyring import KeyRingError
 from headcount.settings import Settings, SettingsError
 from headcount.store.base import StoreError, StoreUnavailable
-from headcount.types import ActorInfo, Hold, IdempotencyKey, LightThresholds, Outcome, Pool, PoolSpec, Result
+from headcount.types import (
+    ActorInfo,
+    Hold,
+    IdempotencyKey,
+    LightThresholds,
+    Outcome,
+    Pool,
+    PoolSpec,
+    Result,
+)
 
 __version__ = "0.1.0"
 

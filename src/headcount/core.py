@@ -146,7 +146,7 @@ class Headcount:
         self.close()
 
 
-def open(  # noqa: A001 (the library's one entry point, as in sqlite3.connect / dbm.open)
+def open(
     url: str | None = None,
     *,
     policy: Policy | None = None,

@@ -15,7 +15,7 @@ def _widths(value: str | None) -> tuple[int, ...] | None:
     out = []
     for part in value.split(","):
         part = part.strip().lower()
-        scale = units.get(part[-1:], None)
+        scale = units.get(part[-1:])
         number = part[:-1] if scale else part
         try:
             seconds = int(float(number) * (scale or 1))

@@ -138,12 +138,12 @@ class _RealShareFit:
 def _check_inputs(bands: Bands, current: BandCounts, history: Sequence[BandCounts],
                   capacity: int | None, level: float) -> None:
     if not isinstance(current, BandCounts):
-        raise ValueError("current: must be BandCounts (see count_registrations)")  # noqa: TRY004 (422 naming the field)
+        raise ValueError("current: must be BandCounts (see count_registrations)")
     if len(current.registered) != len(bands):
         raise ValueError(f"current.registered: need {len(bands)} bands, got {len(current.registered)}")
     for i, h in enumerate(history):
         if not isinstance(h, BandCounts):
-            raise ValueError(f"history[{i}]: must be BandCounts")  # noqa: TRY004
+            raise ValueError(f"history[{i}]: must be BandCounts")
         if len(h.registered) != len(bands):
             raise ValueError(f"history[{i}].registered: need {len(bands)} bands, got {len(h.registered)}")
         if h.checked_in is None:

@@ -12,11 +12,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, runtime_checkable
 
-T = TypeVar("T")
-
 from headcount.store.blocks import StoredBlock
 from headcount.store.turnout import TurnoutRow
 from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
+
+T = TypeVar("T")
 
 #: Idempotency records are kept this long; a replay after that is a new request.
 IDEMPOTENCY_RETENTION_S = 24 * 3600

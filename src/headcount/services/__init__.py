@@ -1,0 +1,1 @@
+"""Use cases: holds, actions, challenges, detection, keys, backups, the pool headcount, the demo."""
