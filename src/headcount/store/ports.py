@@ -258,10 +258,23 @@ class LeaderLock(Protocol):
 
 
 @runtime_checkable
+class Meta(Protocol):
+    """Facts about the store itself (the key ring's check values, a kept key ring)."""
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; the value that is there after."""
+        ...
+
+    def meta_keys(self, prefix: str) -> list[str]: ...
+
+
+@runtime_checkable
 class Store(Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts, Audit,
-            ApiKeys, Blocks, Turnout, LeaderLock, Protocol):
+            ApiKeys, Blocks, Turnout, LeaderLock, Meta, Protocol):
     """Persistence for pools, holds, API keys and the action log: every port at once."""
 
 
 PORTS: tuple[type, ...] = (Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts,
-                           Audit, ApiKeys, Blocks, Turnout, LeaderLock)
+                           Audit, ApiKeys, Blocks, Turnout, LeaderLock, Meta)

@@ -104,8 +104,11 @@ class Statements:
         self.block_list = f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY detected_at DESC, score DESC LIMIT {m}"
         self.block_member_insert = f"INSERT INTO block_members VALUES ({m}, {m}) ON CONFLICT DO NOTHING"
         self.block_members = "SELECT DISTINCT actor_key FROM block_members"
-        self.meta_ping = (f"INSERT INTO store_meta (key, value) VALUES ('ping', {m})"
+        self.meta_ping = (f"INSERT INTO meta (key, value) VALUES ('ping', {m})"
                           " ON CONFLICT (key) DO UPDATE SET value = excluded.value")
+        self.meta_get = f"SELECT value FROM meta WHERE key = {m}"
+        self.meta_put_absent = f"INSERT INTO meta (key, value) VALUES ({m}, {m}) ON CONFLICT (key) DO NOTHING"
+        self.meta_keys = f"SELECT key FROM meta WHERE substr(key, 1, {m}) = {m} ORDER BY key"
 
     def identities_of(self, n: int) -> str:
         return f"SELECT identity, person FROM identities WHERE identity IN ({', '.join([self.mark] * n)})"
@@ -386,3 +389,19 @@ class SqlStore:
 
     def read_audit(self) -> list[AuditEntry]:
         return [AuditEntry(int(r[0]), *r[1:]) for r in self._rows(self.sql.audit_all)]
+
+    # the store's own facts (key checks, a kept key ring) ----------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._one(self.sql.meta_get, (key,))
+        return row[0] if row else None
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        """Store `value` under `key` unless one is there; the value that is there after."""
+        def op(conn: Conn) -> str:
+            conn.execute(self.sql.meta_put_absent, (key, value))
+            return conn.execute(self.sql.meta_get, (key,)).fetchone()[0]
+
+        return self._write(op)
+
+    def meta_keys(self, prefix: str) -> list[str]:
+        return [r[0] for r in self._rows(self.sql.meta_keys, (len(prefix), prefix))]

@@ -1,5 +1,0 @@
--- Small facts about the store itself; `ping` writes a row here to prove the store can write.
-CREATE TABLE store_meta (
-    key    text PRIMARY KEY,
-    value  text NOT NULL
-);
