@@ -87,6 +87,11 @@ def is_fault(exc: BaseException) -> bool:
     return False
 
 
+def is_read_only(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == 8) or "readonly" in str(exc).lower()
+
+
 def unavailable(exc: BaseException) -> StoreUnavailable:
     if isinstance(exc, StoreUnavailable):
         return exc
@@ -128,9 +133,27 @@ class _FileLock:
         os.close(self._fd)
 
 
+def _repair_side_files(path: str) -> None:
+    """Make the WAL and SHM writable again if they were made while the database was read-only.
+
+    SQLite gives them the database file's mode when it creates them; a server started
+    while the file was read-only leaves a read-only SHM behind, and with it no connection
+    of any process can write, even once the database is writable again.
+    """
+    if not os.access(path, os.W_OK):
+        return
+    for side in (f"{path}-wal", f"{path}-shm"):
+        try:
+            if not os.access(side, os.W_OK) and os.path.exists(side):
+                os.chmod(side, 0o600)
+        except OSError:
+            pass  # not ours: writing reports it
+
+
 def _connect(path: str, synchronous: str, cache_mib: int = 8, timeout_s: float = DEFAULT_TIMEOUT_S
              ) -> sqlite3.Connection:
     _create_private(path)
+    _repair_side_files(path)
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout_s)
     try:
         conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on a new file
@@ -155,8 +178,10 @@ class _GroupCommitWriter:
     """Runs write operations on one connection, committing concurrent ones together."""
 
     def __init__(self, connect: Callable[[], sqlite3.Connection], lock: _FileLock, timeout_s: float,
-                 conn: sqlite3.Connection | None = None) -> None:
+                 conn: sqlite3.Connection | None = None,
+                 on_fault: Callable[[BaseException], None] = lambda _exc: None) -> None:
         self._connect = connect
+        self._on_fault = on_fault
         self._conn = conn
         self._lock = lock
         self.timeout_s = timeout_s
@@ -252,6 +277,7 @@ class _GroupCommitWriter:
             if is_fault(exc):
                 # a new connection next time: one opened read-only, or broken, must not stay
                 self.close_connection()
+                self._on_fault(exc)
                 error: BaseException = unavailable(exc)
             else:
                 error = StoreError(f"write transaction failed: {one_line(exc)}")
@@ -391,8 +417,9 @@ class SQLiteStore(SqlStore):
             raise StoreError(f"cannot open the SQLite store at {self.path}: {one_line(exc)}") from exc
         self._writer = _GroupCommitWriter(
             lambda: _connect(self.path, self._synchronous, cache_mib=32, timeout_s=self.timeout_s),
-            self._lock, self.timeout_s, conn)
+            self._lock, self.timeout_s, conn, self._after_fault)
         self._local = threading.local()
+        self._generation = 0  # connections of an older generation are reopened before use
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closing = threading.Event()
@@ -434,16 +461,35 @@ class SQLiteStore(SqlStore):
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
+        if conn is None or self._local.generation != self._generation:
+            self._drop_reader()
             conn = _connect(self.path, self._synchronous, timeout_s=self.timeout_s)
-            self._local.conn = conn
+            self._local.conn, self._local.generation = conn, self._generation
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
+    def _after_fault(self, exc: BaseException) -> None:
+        """After "read-only": close every connection of this process to the file.
+
+        SQLite shares one SHM mapping among a process's connections to a file; while
+        any connection opened read-only holds it, even a new connection cannot write.
+        """
+        if not is_read_only(exc):
+            return
+        self._generation += 1
+        with self._readers_lock:
+            stale, self._readers = self._readers, []
+        for conn in stale:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
     def _drop_reader(self) -> None:
         conn = getattr(self._local, "conn", None)
         self._local.conn = None
+        self._local.generation = self._generation
         if conn is not None:
             with self._readers_lock:
                 if conn in self._readers:
@@ -454,13 +500,20 @@ class SQLiteStore(SqlStore):
                 pass
 
     def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        try:
-            return fn(self._reader())
-        except (sqlite3.Error, OSError) as exc:
-            if not is_fault(exc):
-                raise
-            self._drop_reader()  # reopened on the next read
-            raise unavailable(exc) from exc
+        for attempt in (1, 2):
+            try:
+                return fn(self._reader())
+            except sqlite3.ProgrammingError as exc:
+                # closed under us by _after_fault: once more on a new connection
+                if attempt == 2 or "closed" not in str(exc):
+                    raise
+                self._local.conn = None
+            except (sqlite3.Error, OSError) as exc:
+                if not is_fault(exc):
+                    raise
+                self._drop_reader()  # reopened on the next read
+                raise unavailable(exc) from exc
+        raise AssertionError("unreachable")
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         return self._writer.call(fn)
@@ -479,11 +532,18 @@ class SQLiteStore(SqlStore):
 
     def _checkpoint_loop(self) -> None:
         conn: sqlite3.Connection | None = None
+        generation = self._generation
         try:
             while not self._closing.wait(CHECKPOINT_INTERVAL_S):
                 try:
+                    if conn is not None and generation != self._generation:
+                        conn.close()
+                        conn = None
                     if conn is None:
+                        generation = self._generation
                         conn = _connect(self.path, self._synchronous, timeout_s=self.timeout_s)
+                        with self._readers_lock:  # so that _after_fault closes it too
+                            self._readers.append(conn)
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
                 except (sqlite3.Error, OSError):
                     # busy, or a fault: the next round tries again (on a new connection)
