@@ -347,6 +347,8 @@ def _sqlite_copy_checked(backup_path: Path, dest_path: Path) -> Fingerprint:
                 dest.close()
     except sqlite3.DatabaseError as exc:
         raise StoreError(f"{backup_path} is not a usable SQLite backup: {one_line(exc)}") from exc
+    except UnicodeDecodeError as exc:  # text that is not text: bytes changed inside a row
+        raise StoreError(f"the backup {backup_path} is damaged: a text value is not valid UTF-8") from exc
     return fp
 
 
