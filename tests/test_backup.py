@@ -9,8 +9,8 @@ from pathlib import Path
 
 from click.testing import CliRunner
 
-from headcount.services import backup as bk
 from headcount.cli.main import main
+from headcount.services import backup as bk
 from headcount.services.holds import Ledger
 from headcount.store import open_store
 from headcount.types import ActorInfo, PoolSpec
@@ -98,19 +98,19 @@ def test_cli_backup_and_restore(tmp_path: Path, uid: str) -> None:
 
 # every table, restore that cannot destroy the store (issue 11, issue 13 H3) ------------------
 
-import os  # noqa: E402
-import random  # noqa: E402
-import uuid  # noqa: E402
-from collections.abc import Iterator  # noqa: E402
-from urllib.parse import urlsplit, urlunsplit  # noqa: E402
+import os
+import random
+import uuid
+from collections.abc import Iterator
+from urllib.parse import urlsplit, urlunsplit
 
-import psycopg  # noqa: E402
-import pytest  # noqa: E402
+import psycopg
+import pytest
 
-from headcount.store import StoreError  # noqa: E402
-from headcount.store.base import ChallengeRecord  # noqa: E402
-from headcount.store.blocks import StoredBlock  # noqa: E402
-from headcount.types import HoldRequest  # noqa: E402
+from headcount.store import StoreError
+from headcount.store.base import ChallengeRecord
+from headcount.store.blocks import StoredBlock
+from headcount.types import HoldRequest
 
 T0 = 1_800_000_000.0
 

@@ -6,6 +6,7 @@ Runs against every backend.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import re
 
 import pytest
@@ -76,7 +77,7 @@ def test_ids_are_random_and_carry_no_counter(store: Store, uid: str) -> None:
     randoms = [i[13:] for i in ids]
     assert len(set(randoms)) == len(randoms)
     # no part of an id is a small number that grows with the holds placed
-    for a, b in zip(ids, ids[1:]):
+    for a, b in itertools.pairwise(ids):
         assert not re.search(r"h\d+_", a) and a[13:] != b[13:]
 
 

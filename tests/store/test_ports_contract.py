@@ -7,8 +7,7 @@ import uuid
 
 import pytest
 
-from headcount.store import open_store
-from headcount.store import ports
+from headcount.store import open_store, ports
 from headcount.store.base import Store
 
 #: the 41 methods `Store` had before the ports (issue 11): callers must not change

@@ -470,7 +470,7 @@ def verify(report: BackupReport, store_url: str) -> list[str]:
 
 
 def _run(cmd: list[str]) -> None:
-    done = subprocess.run(cmd, capture_output=True, text=True)
+    done = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if done.returncode != 0:
         lines = [ln.strip() for ln in done.stderr.splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln.lower()] or lines or ["no message"]

@@ -289,4 +289,5 @@ def check_lead_name(name: str) -> str:
     return name
 
 
-from headcount.store.ports import Store  # noqa: E402  (the union of the ports, defined over these records)
+# the union of the ports, defined over the records above (re-exported: callers import it from here)
+from headcount.store.ports import Store as Store  # noqa: E402, F401

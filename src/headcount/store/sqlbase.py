@@ -36,7 +36,13 @@ from headcount.store.base import (
     velocity_sql,
 )
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
+from headcount.store.blocks import (
+    StoredBlock,
+    block_from_row,
+    block_row,
+    carry_detected_at,
+    replace_sql,
+)
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 from headcount.types import Hold, LightThresholds, Pool
 
