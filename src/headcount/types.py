@@ -129,6 +129,7 @@ class Hold:
     created_at: float
     expires_at: float
     max_expires_at: float
+    owner: str | None = None  # the client that made it (None: made before holds had owners)
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,6 +143,7 @@ class HoldRequest:
     actor_cap: int | None = None  # a tighter per-actor cap than the pool's, if any
     risk_score: float = 0.0
     risk_reasons: tuple[str, ...] = ()
+    owner: str | None = None  # the client (API key or its application) the hold will belong to
 
 
 @dataclass(frozen=True, slots=True)

@@ -40,6 +40,8 @@ def backup(store_url: str | None, out: str, no_verify: bool) -> None:
         raise click.ClickException("the restored backup differs: " + "; ".join(problems))
     if not no_verify:
         click.echo("verified: restored into a fresh store, every table identical")
+    if report.keys:
+        click.echo(report.keys)
 
 
 @click.command()

@@ -6,9 +6,18 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 from headcount.settings import Settings
-from headcount.store.base import ActionRecord, ApiKeyRecord, Store, StoreError
+from headcount.store.base import (
+    DEFAULT_TIMEOUT_S,
+    ActionRecord,
+    ApiKeyRecord,
+    Store,
+    StoreError,
+    StoreHealth,
+    StoreUnavailable,
+)
 
-__all__ = ["ActionRecord", "ApiKeyRecord", "Store", "StoreError", "default_store_url", "open_store"]
+__all__ = ["ActionRecord", "ApiKeyRecord", "Store", "StoreError", "StoreHealth", "StoreUnavailable",
+           "default_store_url", "open_store"]
 
 
 def default_data_dir() -> Path:
@@ -26,6 +35,8 @@ def open_store(url: str | None = None) -> Store:
 
     `sqlite:///relative/path.db`, `sqlite:////absolute/path.db` (add
     `?synchronous=full` to survive power cuts too) or `postgresql://...`.
+    Either takes `?timeout_s=N`: the longest wait on the database before an
+    operation fails with `StoreUnavailable` (default 5).
     """
     url = url or default_store_url()
     scheme = urlsplit(url).scheme
@@ -37,7 +48,14 @@ def open_store(url: str | None = None) -> Store:
         if not path:
             raise StoreError(f"sqlite URL needs a path: sqlite:///data/headcount.db, not {url!r}")
         options = {k: v[-1] for k, v in parse_qs(query).items()}
-        return SQLiteStore(path, synchronous=options.get("synchronous", "NORMAL"))
+        unknown = set(options) - {"synchronous", "timeout_s"}
+        if unknown:
+            raise StoreError(f"unknown sqlite URL option(s) {sorted(unknown)}: use synchronous, timeout_s")
+        try:
+            timeout_s = float(options.get("timeout_s", DEFAULT_TIMEOUT_S))
+        except ValueError as exc:
+            raise StoreError(f"timeout_s must be a number of seconds, not {options['timeout_s']!r}") from exc
+        return SQLiteStore(path, synchronous=options.get("synchronous", "NORMAL"), timeout_s=timeout_s)
     if scheme in {"postgresql", "postgres"}:
         from headcount.store.postgres import PostgresStore
 

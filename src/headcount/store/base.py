@@ -8,15 +8,11 @@ call on PostgreSQL). The same test suite runs against every backend.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import re
+import secrets
+import time
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar, runtime_checkable
-
-from headcount.store.blocks import StoredBlock
-from headcount.store.turnout import TurnoutRow
-from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
-
-T = TypeVar("T")
+from typing import Any
 
 #: Idempotency records are kept this long; a replay after that is a new request.
 IDEMPOTENCY_RETENTION_S = 24 * 3600
@@ -199,172 +195,6 @@ def astuple_audit(e: AuditEntry) -> tuple[object, ...]:
     return (e.seq, e.ts, e.who, e.role, e.action, e.subject, e.reason, e.key_id, e.prev_mac, e.mac)
 
 
-@runtime_checkable
-class Store(Protocol):
-    """Persistence for pools, holds, API keys and the action log."""
-
-    url: str
-
-    def close(self) -> None: ...
-
-    # pools -----------------------------------------------------------------
-    def create_pool(
-        self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome: ...
-
-    def get_pool(self, pool_id: str, now: float) -> Pool | None: ...
-
-    def list_pools(self, now: float) -> list[Pool]: ...
-
-    # holds -----------------------------------------------------------------
-    def place_hold(
-        self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome: ...
-
-    def confirm_hold(
-        self, hold_id: str, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome: ...
-
-    def release_hold(
-        self, hold_id: str, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome: ...
-
-    def extend_hold(
-        self, hold_id: str, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome: ...
-
-    def get_hold(self, hold_id: str) -> Hold | None: ...
-
-    def sweep(self, now: float) -> int:
-        """Expire due holds in every pool and drop old idempotency records.
-
-        Returns the number of holds expired. Availability never counts an
-        expired hold even before a sweep; sweeping only makes it permanent.
-        """
-        ...
-
-    def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
-        """Quantity an actor holds or has confirmed in a pool (expired excluded)."""
-        ...
-
-    # the same for async callers (the HTTP service): no event-loop blocking ----
-    async def aplace_hold(
-        self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome: ...
-
-    async def achange_hold(
-        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
-    ) -> Outcome:
-        """`action` is confirm, release or extend."""
-        ...
-
-    async def aread(self, fn: Callable[[], T]) -> T:
-        """Run a blocking read from async code in the way that suits the backend."""
-        ...
-
-    def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
-        """Holds placed per time bucket and risk band: (bucket start, band, quantity)."""
-        ...
-
-    def replace_blocks(self, blocks: list[StoredBlock]) -> None:
-        """Make `blocks` the current set (members included); blocks seen before keep their first time."""
-        ...
-
-    def list_blocks(self, limit: int = 100) -> list[StoredBlock]:
-        """The current blocks, newest detection first."""
-        ...
-
-    def block_members(self) -> frozenset[str]:
-        """Every person key in a current block."""
-        ...
-
-    def pool_turnout(self, edges: Sequence[float], now: float,
-                     pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
-        """Seats registered and checked in per pool and risk band (see `store.turnout`).
-
-        `pool_ids` None: every pool some `checkin` action targets (the history).
-        """
-        ...
-
-    # API keys ----------------------------------------------------------------
-    def add_api_key(self, record: ApiKeyRecord) -> None: ...
-
-    def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
-
-    # action log ----------------------------------------------------------------
-    def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]: ...
-
-    def record_action(self, action: ActionRequest) -> ActionResult:
-        """Check the person's budgets for the verb and append the action, atomically."""
-        ...
-
-    async def arecord_action(self, action: ActionRequest) -> ActionResult: ...
-
-    # velocity -----------------------------------------------------------------------
-    def hit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        """Count one event for each key now; return each key's counts over each window (this one included)."""
-        ...
-
-    async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]: ...
-
-    def link_and_hit(self, identities: list[str], now: float, keys: list[str],
-                     windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
-        """`link_identities` and `hit_velocity` at once: the person, and the counts. A
-        registration needs both; a store whose writes queue (SQLite) does them in one write."""
-        ...
-
-    async def alink_and_hit(self, identities: list[str], now: float, keys: list[str],
-                            windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]: ...
-
-    # person linking ---------------------------------------------------------------
-    def resolve_person(self, identities: list[str]) -> str | None:
-        """The person all these identities already belong to, or None (a read)."""
-        ...
-
-    def link_identities(self, identities: list[str], now: float) -> str:
-        """Join the identities into one person, merging persons they belonged to."""
-        ...
-
-    async def alink_identities(self, identities: list[str], now: float) -> str: ...
-
-    # challenges -----------------------------------------------------------------------
-    def create_challenge(self, record: ChallengeRecord) -> None: ...
-
-    def get_challenge(self, challenge_id: str) -> ChallengeRecord | None: ...
-
-    def pass_challenge(self, challenge_id: str, now: float, token_ttl_s: float) -> ChallengeRecord | None:
-        """Mark a pending, unexpired challenge passed; return the challenge as it now stands."""
-        ...
-
-    def redeem_challenge(
-        self, challenge_id: str, actor_key: str, scope: str, now: float, request_ref: str | None = None
-    ) -> bool:
-        """Spend a passed challenge's token, atomically and once, for this person and scope.
-
-        True also when `request_ref` is the request that spent it (a replay).
-        """
-        ...
-
-    # personal data ---------------------------------------------------------------
-    def put_contacts(self, records: list[ContactRecord]) -> None:
-        """Keep encrypted contacts; a value already kept for the actor is left as is."""
-        ...
-
-    def get_contacts(self, actor_key: str) -> list[ContactRecord]: ...
-
-    def all_contacts(self) -> list[ContactRecord]: ...
-
-    def purge_contacts(self, before: float) -> int:
-        """Delete contacts kept since before `before`; returns how many."""
-        ...
-
-    def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
-        """Append `make(next_seq, prev_mac)` atomically at the end of the audit chain."""
-        ...
-
-    def read_audit(self) -> list[AuditEntry]: ...
-
-
 class StoreError(RuntimeError):
     """The store cannot do what was asked (bad URL, unreachable server, ...)."""
 
@@ -377,22 +207,87 @@ class StoreUnavailable(StoreError):
     """
 
 
-def parse_hold_id(hold_id: str) -> tuple[int, str] | None:
-    """Split a public hold id `h<seq>_<token>` into its sequence number and token.
+#: Waits on the database (lock, connection, statement) end after this long by default.
+DEFAULT_TIMEOUT_S = 5.0
 
-    The token makes ids unguessable, so one client cannot confirm or release
-    another's holds by counting.
+
+@dataclass(frozen=True, slots=True)
+class StoreHealth:
+    """Whether the store could write just now; `detail` is one line saying why not."""
+
+    ok: bool
+    detail: str = ""
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An error as one short line (a fault repeated every round must not flood a log)."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return text[:limit]
+
+
+# hold ids ---------------------------------------------------------------------
+#
+# A public hold id is `h_` + 11 hex digits of the creation time in milliseconds
+# (so new ids land at the end of the token index, as the rows do) + 22 random
+# URL-safe characters (128 bits). It says when the hold was made, which its
+# holder knows anyway, and nothing about how many holds there are. Ids of the
+# old form `h<seq>_<16 hex>` (made before migration 0013) stay valid.
+
+_NEW_ID = re.compile(r"h_([0-9a-f]{11}[A-Za-z0-9_-]{22})")
+_OLD_ID = re.compile(r"h([1-9][0-9]{0,18})_([0-9a-f]{16})")
+MAX_HOLD_ID_LEN = 40
+
+
+@dataclass(frozen=True, slots=True)
+class HoldRef:
+    """A parsed hold id: the token to look up, and for old ids the sequence it must match."""
+
+    token: str
+    seq: int | None = None
+
+
+def new_hold_token() -> str:
+    return f"{time.time_ns() // 1_000_000 & 0xFFFFFFFFFFF:011x}{secrets.token_urlsafe(16)}"
+
+
+def format_hold_id(token: str) -> str:
+    return f"h_{token}"
+
+
+def parse_hold_id(hold_id: object) -> HoldRef | None:
+    """The token of a well-formed hold id; None for anything else (never an exception).
+
+    Non-ASCII, over-long, non-string and malformed ids are all simply unknown.
     """
-    if not hold_id.startswith("h") or "_" not in hold_id or len(hold_id) > 64:
+    if not isinstance(hold_id, str) or len(hold_id) > MAX_HOLD_ID_LEN or not hold_id.isascii():
         return None
-    seq_part, _, token = hold_id[1:].partition("_")
-    if not seq_part.isdigit() or not token.isalnum():
-        return None
-    seq = int(seq_part)
-    if seq <= 0 or seq >= 2**63:
-        return None
-    return seq, token
+    new = _NEW_ID.fullmatch(hold_id)
+    if new is not None:
+        return HoldRef(new.group(1))
+    old = _OLD_ID.fullmatch(hold_id)
+    if old is not None and int(old.group(1)) < 2**63:
+        return HoldRef(old.group(2), int(old.group(1)))
+    return None
 
 
-def format_hold_id(seq: int, token: str) -> str:
-    return f"h{seq}_{token}"
+def same_token(stored: str, given: str) -> bool:
+    """Constant-time comparison of two ASCII tokens (bytes: `compare_digest` refuses non-ASCII str)."""
+    return secrets.compare_digest(stored.encode("utf-8", "replace"), given.encode("utf-8", "replace"))
+
+
+def owns(hold_owner: str | None, caller: str | None) -> bool:
+    """Whether a caller may see or change a hold (see `ports.Holds`)."""
+    return caller is None or (hold_owner is not None and same_token(hold_owner, caller))
+
+
+_LEAD_NAME = re.compile(r"[a-z0-9][a-z0-9_-]{0,39}")
+
+
+def check_lead_name(name: str) -> str:
+    if not isinstance(name, str) or not _LEAD_NAME.fullmatch(name):
+        raise ValueError(f"leader lock name must be 1-40 of a-z, 0-9, _ and -, not {name!r}")
+    return name
+
+
+# the union of the ports, defined over the records above (re-exported: callers import it from here)
+from headcount.store.ports import Store as Store  # noqa: E402, F401

@@ -1,113 +1,136 @@
 """The production store: PostgreSQL through psycopg 3 with a connection pool.
 
 Each ledger write is one call of a server-side function (see
-`migrations/postgres/0001_ledger.sql`): one round trip and one transaction that
-locks the pool's row, so the row lock is held for the shortest possible time and
-many server processes can share one database.
+`migrations/postgres/0001_ledger.sql` and `0013_hold_owner.sql`): one round trip
+and one transaction that locks the pool's row, so the row lock is held for the
+shortest possible time and many server processes can share one database.
+
+Every wait is bounded by `timeout_s` (default 5 s; `?timeout_s=` in the URL,
+taken out before the URL reaches libpq): connecting (`connect_timeout`, TCP
+keepalives), waiting for a pooled connection, waiting for a lock
+(`lock_timeout`) and running a statement (`statement_timeout`). A lost server,
+a standby that refuses writes, a full disk or a timeout is `StoreUnavailable`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
+import hashlib
+import math
 import threading
-from collections.abc import Callable, Iterator, Sequence
+import time
+from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-import orjson
 import psycopg
-from psycopg.rows import tuple_row
 from psycopg.types.json import Jsonb
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from headcount.store.base import (
-    CHALLENGE_RETENTION_S,
+    DEFAULT_TIMEOUT_S,
     IDEMPOTENCY_RETENTION_S,
-    RISK_BAND_SQL,
-    ActionRecord,
-    ActionRequest,
-    ActionResult,
-    ApiKeyRecord,
-    AuditEntry,
-    ChallengeRecord,
-    ContactRecord,
     StoreError,
+    StoreHealth,
     StoreUnavailable,
-    astuple_audit,
-    budget_sql,
-    challenge_from_row,
-    challenge_sql,
-    decide_budgets,
-    merge_persons,
+    check_lead_name,
+    new_hold_token,
+    one_line,
     parse_hold_id,
-    velocity_params,
-    velocity_sql,
-)
-from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import (
-    StoredBlock,
-    block_from_row,
-    block_row,
-    carry_detected_at,
-    replace_sql,
 )
 from headcount.store.migrate import load_migrations
-from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
-from headcount.types import (
-    Hold,
-    HoldRequest,
-    IdempotencyKey,
-    LightThresholds,
-    Outcome,
-    Pool,
-    PoolSpec,
-    Result,
-)
+from headcount.store.sqlbase import SqlStore, Statements
+from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
 
 T = TypeVar("T")
-
-_CHALLENGE_SQL = challenge_sql("%s")
-
-_POOL_SELECT = (
-    "SELECT id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
-    " held, confirmed, created_at,"
-    " (SELECT coalesce(sum(quantity), 0) FROM holds h"
-    "   WHERE h.pool_id = pools.id AND h.status = 'held' AND h.expires_at <= %s)"
-    " FROM pools"
-)
 
 #: Arbitrary constant for the advisory lock that serialises migrations.
 _MIGRATION_LOCK = 7_302_214_055
 _AUDIT_LOCK = 7_302_214_056
 _LINK_LOCK = 7_302_214_057
+#: leader locks that existed before `try_lead` keep their keys (a rolling upgrade keeps one leader)
+_LEAD_KEYS = {"detect": 727_001}
+#: migrations may build indexes on big tables: their own, longer bounds
+_MIGRATION_TIMEOUT_MS = 600_000
+
+#: errors that mean "the database cannot do this now" (retry later), not "this request is wrong"
+_FAULTS: tuple[type[BaseException], ...] = (
+    psycopg.OperationalError,  # connection lost, server shutting down, disk full, lock/statement timeout
+    psycopg.InterfaceError,  # the connection is closed
+    psycopg.errors.ReadOnlySqlTransaction,  # a standby (after a failover, before the URL follows)
+    PoolTimeout,
+)
 
 
-class PostgresStore:
+def split_url(url: str) -> tuple[str, dict[str, str]]:
+    """The libpq URL without headcount's own query options, and those options."""
+    parts = urlsplit(url)
+    ours, theirs = {}, []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key in {"timeout_s", "statement_timeout_s"}:
+            ours[key] = value
+        else:
+            theirs.append((key, value))
+    return urlunsplit(parts._replace(query=urlencode(theirs))), ours
+
+
+def lead_key(name: str) -> int:
+    """The advisory lock key of a leader lock (a signed 64-bit number)."""
+    if name in _LEAD_KEYS:
+        return _LEAD_KEYS[name]
+    return int.from_bytes(hashlib.blake2b(f"headcount-lead:{name}".encode(), digest_size=8).digest(), "big",
+                          signed=True)
+
+
+class PostgresStore(SqlStore):
     """PostgreSQL backend; safe to share between threads and processes."""
 
-    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16) -> None:
-        self.url = url
+    sql = Statements("%s")
+
+    def __init__(self, url: str, *, min_size: int = 1, max_size: int = 16,
+                 timeout_s: float | None = None, statement_timeout_s: float | None = None) -> None:
+        self.url, options = split_url(url)
+        try:
+            self.timeout_s = float(timeout_s if timeout_s is not None else options.get("timeout_s", DEFAULT_TIMEOUT_S))
+            statement_s = float(statement_timeout_s if statement_timeout_s is not None
+                                else options.get("statement_timeout_s", self.timeout_s))
+        except ValueError as exc:
+            raise StoreError(f"timeout_s in the store URL must be a number of seconds: {exc}") from exc
+        if not 0 < self.timeout_s <= 3600 or not 0 < statement_s <= 3600:
+            raise StoreError("timeout_s and statement_timeout_s must be above 0 and at most 3600 seconds")
+        ms = int(self.timeout_s * 1000)
+        self._conn_kwargs: dict[str, Any] = {
+            "connect_timeout": max(1, math.ceil(self.timeout_s)),
+            "keepalives": 1, "keepalives_idle": max(1, math.ceil(self.timeout_s)), "keepalives_interval": 1,
+            "keepalives_count": 3, "tcp_user_timeout": ms,
+            "options": f"-c lock_timeout={ms} -c statement_timeout={int(statement_s * 1000)}"
+                       f" -c idle_in_transaction_session_timeout={max(ms, 60_000)}",
+        }
+        self._leads: dict[str, psycopg.Connection[Any]] = {}
+        self._leads_lock = threading.Lock()
         try:  # one direct attempt first: an unreachable server fails now, not after the pool's wait
-            psycopg.connect(url, connect_timeout=10).close()
+            psycopg.connect(self.url, **self._conn_kwargs).close()
         except psycopg.Error as exc:
-            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {_redact(self.url)}: {one_line(exc)}") from exc
         try:
             self._pool = ConnectionPool(
-                url,
+                self.url,
                 min_size=min_size,
                 max_size=max_size,
-                kwargs={"autocommit": True, "prepare_threshold": 0},
+                kwargs={"autocommit": True, "prepare_threshold": 0, **self._conn_kwargs},
                 open=True,
-                timeout=30.0,
+                timeout=self.timeout_s,
             )
-            self._pool.wait(timeout=30.0)
+            self._pool.wait(timeout=max(self.timeout_s, 10.0))
         except (psycopg.Error, Exception) as exc:  # PoolTimeout is not a psycopg.Error
-            raise StoreError(f"cannot connect to PostgreSQL at {_redact(url)}: {exc}") from exc
+            raise StoreUnavailable(f"cannot connect to PostgreSQL at {_redact(self.url)}: {one_line(exc)}") from exc
         self._migrate()
 
     def _migrate(self) -> None:
         with self._conn() as conn, conn.transaction():
+            conn.execute(f"SET LOCAL lock_timeout = {_MIGRATION_TIMEOUT_MS}")
+            conn.execute(f"SET LOCAL statement_timeout = {_MIGRATION_TIMEOUT_MS}")
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
             conn.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations"
@@ -124,6 +147,8 @@ class PostgresStore:
                 )
 
     def close(self) -> None:
+        for name in list(self._leads):
+            self.release_lead(name)
         self._pool.close()
 
     @contextlib.contextmanager
@@ -132,16 +157,94 @@ class PostgresStore:
         try:
             with self._pool.connection() as conn:
                 yield conn
-        except (psycopg.OperationalError, PoolTimeout) as exc:
+        except _FAULTS as exc:
             # drop every broken idle connection now, so the next request reconnects
             # (with a multi-host URL, to whichever server is the primary by then)
             threading.Thread(target=self._pool.check, daemon=True).start()
-            raise StoreUnavailable(f"PostgreSQL unavailable: {str(exc).strip()[:300]}") from exc
+            raise StoreUnavailable(f"PostgreSQL unavailable: {one_line(exc)}") from exc
 
-    def _fetchone(self, sql: str, params: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    # the shared SQL's hooks -------------------------------------------------------
+    def _read(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
         with self._conn() as conn:
-            cur = conn.cursor(row_factory=tuple_row)
-            return cur.execute(sql, params).fetchone()
+            return fn(conn)
+
+    def _write(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        with self._conn() as conn, conn.transaction():
+            return fn(conn)
+
+    async def _awrite(self, fn: Callable[[psycopg.Connection[Any]], T]) -> T:
+        return await asyncio.to_thread(self._write, fn)
+
+    def _serialize(self, conn: psycopg.Connection[Any], what: str, key: str = "") -> None:
+        if what == "audit":
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
+        elif what == "link":
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LINK_LOCK,))
+        elif what == "blocks":
+            conn.execute("LOCK TABLE blocks IN EXCLUSIVE MODE")
+        elif what == "action":
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))", (key,))
+
+    def _many(self, conn: psycopg.Connection[Any], sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:
+            conn.cursor().executemany(sql, rows)
+
+    def _json_in(self, value: Any) -> Any:
+        return Jsonb(value)
+
+    def _json_out(self, value: Any) -> Any:
+        return value
+
+    # health and the leader lock ---------------------------------------------------
+    def health(self) -> StoreHealth:
+        try:
+            with self._conn() as conn:
+                conn.execute(self.sql.meta_ping, (repr(time.time()),))
+        except StoreError as exc:
+            return StoreHealth(False, one_line(exc))
+        return StoreHealth(True)
+
+    def ping(self) -> bool:
+        return self.health().ok
+
+    def try_lead(self, name: str) -> bool:
+        """A session advisory lock on a connection of its own (outside the pool, in autocommit:
+        no transaction stays open). A lost connection loses the lock: checked on every call."""
+        key = lead_key(check_lead_name(name))
+        with self._leads_lock:
+            held = self._leads.get(name)
+            if held is not None:
+                try:
+                    held.execute("SELECT 1")
+                    return True
+                except psycopg.Error:
+                    self._leads.pop(name)
+                    held.close()
+            try:
+                conn = psycopg.connect(self.url, autocommit=True, **self._conn_kwargs)
+                won = bool(conn.execute("SELECT pg_try_advisory_lock(%s)", (key,)).fetchone()[0])  # type: ignore[index]
+            except psycopg.Error as exc:
+                raise StoreUnavailable(f"PostgreSQL unavailable: {one_line(exc)}") from exc
+            if not won:
+                conn.close()
+                return False
+            self._leads[name] = conn
+            return True
+
+    def release_lead(self, name: str) -> None:
+        with self._leads_lock:
+            conn = self._leads.pop(name, None)
+        if conn is None:
+            return
+        try:
+            conn.execute("SELECT pg_advisory_unlock(%s)", (lead_key(name),))
+        except psycopg.Error:
+            pass  # the connection is gone, and the lock with it
+        finally:
+            conn.close()
+
+    async def aread(self, fn: Callable[[], T]) -> T:
+        return await asyncio.to_thread(fn)
 
     # pools ---------------------------------------------------------------------
     def create_pool(self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None) -> Outcome:
@@ -153,9 +256,7 @@ class PostgresStore:
                 if row is not None:
                     return Outcome(Result(row[0]), row[1], replayed=row[2])
             inserted = conn.execute(
-                "INSERT INTO pools (id, name, kind, capacity, per_actor_limit, hold_ttl_s,"
-                " light_yellow_at, light_red_at, created_at)"
-                " VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id",
+                self.sql.pool_insert + " ON CONFLICT (id) DO NOTHING RETURNING id",
                 (spec.id, spec.name, spec.kind, spec.capacity, spec.per_actor_limit, spec.hold_ttl_s,
                  spec.light.yellow_at, spec.light.red_at, now),
             ).fetchone()
@@ -164,52 +265,47 @@ class PostgresStore:
             else:
                 outcome = Outcome(Result.CREATED, {"pool_id": spec.id})
             if idem is not None:
-                conn.execute(
-                    "INSERT INTO idempotency VALUES (%s, %s, %s, %s, %s, %s)",
-                    (idem.scope, idem.key, idem.request_hash, outcome.result.value,
-                     Jsonb(outcome.body), now),
-                )
+                conn.execute(self.sql.idem_insert, (idem.scope, idem.key, idem.request_hash, outcome.result.value,
+                                                    Jsonb(outcome.body), now))
             return outcome
-
-    def get_pool(self, pool_id: str, now: float) -> Pool | None:
-        row = self._fetchone(_POOL_SELECT + " WHERE id = %s", (now, pool_id))
-        return _pool_from_row(row) if row else None
-
-    def list_pools(self, now: float) -> list[Pool]:
-        with self._conn() as conn:
-            rows = conn.execute(_POOL_SELECT + " ORDER BY created_at, id", (now,)).fetchall()
-        return [_pool_from_row(r) for r in rows]
 
     # holds ---------------------------------------------------------------------
     def place_hold(self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        row = self._fetchone(
-            "SELECT * FROM hc_place_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+        row = self._one(
+            "SELECT * FROM hc_place_hold(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
             (
                 req.pool_id, req.quantity, req.actor_key, req.ttl_factor, req.actor_cap,
-                req.risk_score, Jsonb(list(req.risk_reasons)), secrets.token_hex(8), now,
+                req.risk_score, Jsonb(list(req.risk_reasons)), new_hold_token(), req.owner, now,
                 *_idem_params(idem),
             ),
         )
         assert row is not None
         return Outcome(Result(row[0]), row[1], replayed=row[2])
 
-    def _change(self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None) -> Outcome:
-        parsed = parse_hold_id(hold_id) or (0, "")
-        row = self._fetchone(
-            "SELECT * FROM hc_change_hold(%s, %s, %s, %s, %s, %s, %s, %s)",
-            (parsed[0], parsed[1], hold_id, action, now, *_idem_params(idem)),
+    def _change(self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None,
+                owner: str | None = None) -> Outcome:
+        ref = parse_hold_id(hold_id)
+        echo = hold_id.replace("\x00", "\ufffd") if isinstance(hold_id, str) else str(hold_id)  # text has no NUL
+        row = self._one(
+            "SELECT * FROM hc_change_hold(%s::text, %s::bigint, %s::text, %s::text, %s::float8, %s::text,"
+            " %s::text, %s::text, %s::text)",
+            ("" if ref is None else ref.token, None if ref is None else ref.seq, echo, action, now, owner,
+             *_idem_params(idem)),
         )
         assert row is not None
         return Outcome(Result(row[0]), row[1], replayed=row[2])
 
-    def confirm_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self._change(hold_id, "confirm", now, idem)
+    def confirm_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None,
+                     owner: str | None = None) -> Outcome:
+        return self._change(hold_id, "confirm", now, idem, owner)
 
-    def release_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self._change(hold_id, "release", now, idem)
+    def release_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None,
+                     owner: str | None = None) -> Outcome:
+        return self._change(hold_id, "release", now, idem, owner)
 
-    def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self._change(hold_id, "extend", now, idem)
+    def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None,
+                    owner: str | None = None) -> Outcome:
+        return self._change(hold_id, "extend", now, idem, owner)
 
     async def aplace_hold(
         self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
@@ -217,196 +313,19 @@ class PostgresStore:
         return await asyncio.to_thread(self.place_hold, req, now, idem)
 
     async def achange_hold(
-        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
+        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None,
+        owner: str | None = None,
     ) -> Outcome:
         if action not in {"confirm", "release", "extend"}:
             raise ValueError(f"unknown hold action {action!r}")
-        return await asyncio.to_thread(self._change, hold_id, action, now, idem)
-
-    async def aread(self, fn: Callable[[], T]) -> T:
-        return await asyncio.to_thread(fn)
-
-    def get_hold(self, hold_id: str) -> Hold | None:
-        parsed = parse_hold_id(hold_id)
-        if parsed is None:
-            return None
-        row = self._fetchone(
-            "SELECT token, pool_id, actor_key, quantity, status, created_at, expires_at,"
-            " max_expires_at FROM holds WHERE seq = %s",
-            (parsed[0],),
-        )
-        if row is None or not secrets.compare_digest(row[0], parsed[1]):
-            return None
-        return Hold(hold_id, row[1], row[2], row[3], row[4], row[5], row[6], row[7])
-
-    def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
-        row = self._fetchone(
-            "SELECT coalesce(sum(quantity), 0) FROM holds WHERE pool_id = %s AND actor_key = %s"
-            " AND (status = 'confirmed' OR (status = 'held' AND expires_at > %s))",
-            (pool_id, actor_key, now),
-        )
-        return int(row[0]) if row else 0
+        return await asyncio.to_thread(self._change, hold_id, action, now, idem, owner)
 
     def sweep(self, now: float) -> int:
-        row = self._fetchone("SELECT hc_sweep(%s, %s)", (now, now - IDEMPOTENCY_RETENTION_S))
-        with self._conn() as conn:
-            conn.execute("DELETE FROM velocity WHERE bucket < %s", (int(now // 60) - 24 * 60 - 1,))
-            conn.execute(_CHALLENGE_SQL["sweep"], (now - CHALLENGE_RETENTION_S,) * 2)
+        row = self._one("SELECT hc_sweep(%s, %s)", (now, now - IDEMPOTENCY_RETENTION_S))
+        self._write(lambda conn: self._sweep_side_tables(conn, now))
         return int(row[0]) if row else 0
 
-    def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
-        with self._conn() as conn:
-            rows = conn.execute(
-                f"SELECT floor(created_at / %s) * %s AS b, {RISK_BAND_SQL} AS band, sum(quantity)"
-                " FROM holds WHERE pool_id = %s AND created_at >= %s GROUP BY b, band ORDER BY b",
-                (bucket_s, bucket_s, pool_id, since),
-            ).fetchall()
-        return [(float(b), band, int(q)) for b, band, q in rows]
-
-    # blocks --------------------------------------------------------------------
-    def replace_blocks(self, blocks: list[StoredBlock]) -> None:
-        select, delete, insert = replace_sql("%s")
-        with self._conn() as conn, conn.transaction():
-            conn.execute("LOCK TABLE blocks IN EXCLUSIVE MODE")
-            before = dict(conn.execute(select).fetchall())
-            rows = carry_detected_at(blocks, before)
-            conn.execute(delete)
-            cur = conn.cursor()
-            if rows:
-                cur.executemany(insert, [block_row(b) for b in rows])
-            members = [(a, b.id) for b in rows for a in b.actors]
-            if members:
-                cur.executemany("INSERT INTO block_members VALUES (%s, %s) ON CONFLICT DO NOTHING", members)
-
-    def list_blocks(self, limit: int = 100) -> list[StoredBlock]:
-        with self._conn() as conn:
-            rows = conn.execute(
-                f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY detected_at DESC, score DESC LIMIT %s", (limit,)
-            ).fetchall()
-        return [block_from_row(r) for r in rows]
-
-    def block_members(self) -> frozenset[str]:
-        with self._conn() as conn:
-            return frozenset(r[0] for r in conn.execute("SELECT DISTINCT actor_key FROM block_members"))
-
-    def pool_turnout(self, edges: Sequence[float], now: float,
-                     pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
-        if pool_ids is not None and not pool_ids:
-            return []
-        sql = turnout_sql(edges, None if pool_ids is None else len(pool_ids), "%s")
-        with self._conn() as conn:
-            return turnout_rows(conn.execute(sql, turnout_params(pool_ids, now)).fetchall())
-
-    # API keys ----------------------------------------------------------------
-    def add_api_key(self, record: ApiKeyRecord) -> None:
-        with self._conn() as conn:
-            conn.execute(
-                "INSERT INTO api_keys (key_id, secret_hash, role, created_at, revoked)"
-                " VALUES (%s, %s, %s, %s, %s)",
-                (record.key_id, record.secret_hash, record.role, record.created_at, record.revoked),
-            )
-
-    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        row = self._fetchone(
-            "SELECT key_id, secret_hash, role, created_at, revoked FROM api_keys WHERE key_id = %s",
-            (key_id,),
-        )
-        return ApiKeyRecord(row[0], row[1], row[2], row[3], row[4]) if row else None
-
-    def record_action(self, action: ActionRequest) -> ActionResult:
-        with self._conn() as conn, conn.transaction():
-            if action.denied:
-                result = ActionResult(False, None, None)
-            else:  # one person's actions of one verb are counted and appended one at a time
-                conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))",
-                             (f"{action.actor_key}\x1f{action.verb}",))
-                counts = [int(conn.execute(budget_sql("%s"), (action.actor_key, action.verb,
-                                                               action.ts - window, action.ts)).fetchone()[0])
-                          for _, window in action.budgets]
-                result = decide_budgets(counts, action.budgets)
-            decision = "allowed" if result.allowed else ("denied" if action.denied else "limited")
-            conn.execute(
-                "INSERT INTO actions (ts, verb, actor_key, target, pool_id, quantity, decision, score,"
-                " reasons, attrs) VALUES (%s, %s, %s, %s, NULL, 1, %s, %s, %s, %s)",
-                (action.ts, action.verb, action.actor_key, action.target, decision, action.score,
-                 Jsonb(list(action.reasons)), Jsonb(action.attrs or {})),
-            )
-            return result
-
-    async def arecord_action(self, action: ActionRequest) -> ActionResult:
-        return await asyncio.to_thread(self.record_action, action)
-
-    # velocity -----------------------------------------------------------------------
-    def hit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        if not keys:
-            return {}
-        minute = int(now // 60)
-        with self._conn() as conn, conn.transaction():
-            conn.cursor().executemany(
-                "INSERT INTO velocity VALUES (%s, %s, 1) ON CONFLICT (key, bucket) DO UPDATE"
-                " SET count = velocity.count + 1", [(k, minute) for k in keys])
-            sql = velocity_sql(windows, "%s")
-            return {k: tuple(int(n) for n in conn.execute(sql, velocity_params(k, minute, windows)).fetchone())
-                    for k in keys}
-
-    async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        return await asyncio.to_thread(self.hit_velocity, keys, now, windows)
-
-    # challenges -----------------------------------------------------------------------
-    def create_challenge(self, record: ChallengeRecord) -> None:
-        r = record
-        with self._conn() as conn:
-            conn.execute(_CHALLENGE_SQL["insert"], (
-                r.id, r.actor_key, r.scope, r.score, orjson.dumps(list(r.reasons)).decode(), r.created_at,
-                r.expires_at, r.passed_at, r.token_expires_at, r.redeemed_at, r.redeemed_by))
-
-    @staticmethod
-    def _challenge(conn: psycopg.Connection[Any], challenge_id: str) -> ChallengeRecord | None:
-        row = conn.execute(_CHALLENGE_SQL["get"], (challenge_id,)).fetchone()
-        return None if row is None else challenge_from_row(row, tuple(orjson.loads(row[4])))
-
-    def get_challenge(self, challenge_id: str) -> ChallengeRecord | None:
-        with self._conn() as conn:
-            return self._challenge(conn, challenge_id)
-
-    def pass_challenge(self, challenge_id: str, now: float, token_ttl_s: float) -> ChallengeRecord | None:
-        with self._conn() as conn, conn.transaction():
-            conn.execute(_CHALLENGE_SQL["pass"], (now, now + token_ttl_s, challenge_id, now))
-            return self._challenge(conn, challenge_id)
-
-    def redeem_challenge(
-        self, challenge_id: str, actor_key: str, scope: str, now: float, request_ref: str | None = None
-    ) -> bool:
-        with self._conn() as conn:
-            cur = conn.execute(_CHALLENGE_SQL["redeem"],
-                               (now, request_ref, challenge_id, actor_key, scope, now, request_ref))
-            return cur.rowcount == 1
-
     # person linking ---------------------------------------------------------------
-    def resolve_person(self, identities: list[str]) -> str | None:
-        with self._conn() as conn:
-            rows = conn.execute("SELECT identity, person FROM identities WHERE identity = ANY(%s)",
-                                (identities,)).fetchall()
-        persons = {p for _, p in rows}
-        return persons.pop() if len(rows) == len(set(identities)) and len(persons) == 1 else None
-
-    def link_identities(self, identities: list[str], now: float) -> str:
-        with self._conn() as conn, conn.transaction():
-            # linking is rare next to holds: one lock keeps concurrent merges consistent
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_LINK_LOCK,))
-            known = dict(conn.execute("SELECT identity, person FROM identities WHERE identity = ANY(%s)",
-                                      (identities,)).fetchall())
-            person, others, new = merge_persons(known, identities)
-            if others:
-                conn.execute("UPDATE identities SET person = %s WHERE person = ANY(%s)", (person, list(others)))
-            if new:
-                conn.cursor().executemany("INSERT INTO identities VALUES (%s, %s, %s)",
-                                          [(i, person, now) for i in new])
-            return person
-
-    async def alink_identities(self, identities: list[str], now: float) -> str:
-        return await asyncio.to_thread(self.link_identities, identities, now)
-
     def link_and_hit(self, identities: list[str], now: float, keys: list[str],
                      windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
         """Apart: linking takes a global lock only when it must add or merge identities."""
@@ -417,97 +336,11 @@ class PostgresStore:
                             windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
         return await asyncio.to_thread(self.link_and_hit, identities, now, keys, windows)
 
-    # personal data ---------------------------------------------------------------
-    def put_contacts(self, records: list[ContactRecord]) -> None:
-        with self._conn() as conn:
-            conn.cursor().executemany(
-                "INSERT INTO contacts VALUES (%s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING",
-                [(r.actor_key, r.kind, r.value_key, r.key_id, r.nonce, r.ciphertext, r.created_at)
-                 for r in records],
-            )
-
-    def get_contacts(self, actor_key: str) -> list[ContactRecord]:
-        with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT * FROM contacts WHERE actor_key = %s ORDER BY kind, created_at", (actor_key,)
-            ).fetchall()
-        return [ContactRecord(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows]
-
-    def all_contacts(self) -> list[ContactRecord]:
-        with self._conn() as conn:
-            rows = conn.execute("SELECT * FROM contacts ORDER BY actor_key, kind").fetchall()
-        return [ContactRecord(r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5]), r[6]) for r in rows]
-
-    def purge_contacts(self, before: float) -> int:
-        with self._conn() as conn:
-            return conn.execute("DELETE FROM contacts WHERE created_at < %s", (before,)).rowcount
-
-    def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
-        with self._conn() as conn, conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_AUDIT_LOCK,))
-            last = conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            entry = make((int(last[0]) + 1) if last else 1, last[1] if last else "")
-            conn.execute("INSERT INTO audit VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                         astuple_audit(entry))
-            return entry
-
-    def read_audit(self) -> list[AuditEntry]:
-        with self._conn() as conn:
-            rows = conn.execute("SELECT * FROM audit ORDER BY seq").fetchall()
-        return [AuditEntry(int(r[0]), *r[1:]) for r in rows]
-
-    # action log ----------------------------------------------------------------
-    def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]:
-        with self._conn() as conn:
-            rows = conn.execute(
-                "SELECT seq, ts, verb, actor_key, target, pool_id, quantity, decision, score,"
-                " reasons, attrs FROM actions WHERE seq > %s ORDER BY seq LIMIT %s",
-                (after_seq, limit),
-            ).fetchall()
-        return [
-            ActionRecord(r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8], tuple(r[9]), r[10])
-            for r in rows
-        ]
-
-    # the store's own facts (key checks, a kept key ring) -------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._fetchone("SELECT value FROM meta WHERE key = %s", (key,))
-        return row[0] if row else None
-
-    def put_meta_if_absent(self, key: str, value: str) -> str:
-        """Store `value` under `key` unless one is there; the value that is there after."""
-        with self._conn() as conn:
-            conn.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                         (key, value))
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (key,)).fetchone()
-        return row[0]
-
-    def meta_keys(self, prefix: str) -> list[str]:
-        with self._conn() as conn:
-            rows = conn.execute("SELECT key FROM meta WHERE left(key, %s) = %s ORDER BY key",
-                                (len(prefix), prefix)).fetchall()
-        return [r[0] for r in rows]
-
 
 def _idem_params(idem: IdempotencyKey | None) -> tuple[str | None, str | None, str | None]:
     if idem is None:
         return None, None, None
     return idem.scope, idem.key, idem.request_hash
-
-
-def _pool_from_row(row: tuple[Any, ...]) -> Pool:
-    return Pool(
-        id=row[0],
-        name=row[1],
-        kind=row[2],
-        capacity=int(row[3]),
-        per_actor_limit=int(row[4]),
-        hold_ttl_s=int(row[5]),
-        light_thresholds=LightThresholds(row[6], row[7]),
-        held=int(row[8]) - int(row[11]),
-        confirmed=int(row[9]),
-        created_at=row[10],
-    )
 
 
 def _redact(url: str) -> str:

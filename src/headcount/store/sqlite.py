@@ -17,18 +17,28 @@ Why it is shaped like this (measured in `bench/ledger.py`):
 Durability: `synchronous=NORMAL` in WAL mode keeps every committed transaction
 across a crash of the process (SIGKILL included); only a power cut can lose the
 last transactions. `?synchronous=full` trades throughput for that too.
+
+Faults (an unwritable file, a full disk, a write lock held by another program)
+surface as `StoreUnavailable` within `timeout_s` (default 5 s, `?timeout_s=` in
+the URL): SQLite's busy timeout bounds the wait for its lock, each operation
+carries a deadline (one that passed in the queue is answered, not run), and a
+caller never waits longer than the deadline. After a fault the writer opens a
+new connection for its next batch, so a store opened while the file was
+read-only writes again once it is writable. The database, its WAL and SHM and
+the lock files are created owner-only (0600).
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import fcntl
 import os
 import queue
-import secrets
 import sqlite3
 import threading
-from collections.abc import Callable, Sequence
+import time
+from collections.abc import Callable
 from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, NamedTuple, TypeVar
@@ -37,60 +47,65 @@ import orjson
 
 from headcount.store import sqlite_ops as ops
 from headcount.store.base import (
-    CHALLENGE_RETENTION_S,
+    DEFAULT_TIMEOUT_S,
     IDEMPOTENCY_RETENTION_S,
-    RISK_BAND_SQL,
-    ActionRecord,
-    ActionRequest,
-    ActionResult,
-    ApiKeyRecord,
-    AuditEntry,
-    ChallengeRecord,
-    ContactRecord,
     StoreError,
-    astuple_audit,
-    budget_sql,
-    challenge_from_row,
-    challenge_sql,
-    decide_budgets,
-    merge_persons,
-    parse_hold_id,
-    velocity_params,
-    velocity_sql,
-)
-from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import (
-    StoredBlock,
-    block_from_row,
-    block_row,
-    carry_detected_at,
-    replace_sql,
+    StoreHealth,
+    StoreUnavailable,
+    check_lead_name,
+    one_line,
 )
 from headcount.store.migrate import load_migrations
-from headcount.store.sqlite_ops import _dumps
-from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
-from headcount.types import (
-    Hold,
-    HoldRequest,
-    IdempotencyKey,
-    Outcome,
-    Pool,
-    PoolSpec,
-    Result,
-)
+from headcount.store.sqlbase import SqlStore, Statements
+from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
 
 T = TypeVar("T")
-
-_CHALLENGE_SQL = challenge_sql("?")
 
 MAX_BATCH = 256
 PAGE_SIZE = 1024
 CHECKPOINT_INTERVAL_S = 0.5
+#: how much longer than the deadline a caller waits for an operation the writer has started
+GRACE_S = 0.25
 
-_POOL_COLUMNS = (
-    "id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
-    " held, confirmed, created_at"
-)
+#: SQLite's primary result codes that mean "the database cannot do this now", not "this is wrong"
+_FAULT_CODES = {3, 5, 6, 7, 8, 10, 11, 13, 14, 15, 22, 23, 26}  # PERM BUSY LOCKED NOMEM READONLY IOERR
+#                                                                  CORRUPT FULL CANTOPEN PROTOCOL NOLFS AUTH NOTADB
+
+
+def is_fault(exc: BaseException) -> bool:
+    """Whether an error is the database's condition (retry later), not the operation's fault."""
+    if isinstance(exc, StoreUnavailable | OSError):
+        return True
+    if isinstance(exc, sqlite3.OperationalError | sqlite3.DatabaseError) and not isinstance(
+        exc, sqlite3.IntegrityError | sqlite3.ProgrammingError
+    ):
+        code = getattr(exc, "sqlite_errorcode", None)
+        if code is not None:
+            return (code & 0xFF) in _FAULT_CODES
+        text = str(exc).lower()
+        return any(w in text for w in ("locked", "readonly", "read-only", "disk", "i/o", "unable to open", "full"))
+    return False
+
+
+def is_read_only(exc: BaseException) -> bool:
+    code = getattr(exc, "sqlite_errorcode", None)
+    return (code is not None and code & 0xFF == 8) or "readonly" in str(exc).lower()
+
+
+def unavailable(exc: BaseException) -> StoreUnavailable:
+    if isinstance(exc, StoreUnavailable):
+        return exc
+    return StoreUnavailable(f"SQLite unavailable: {one_line(exc)}")
+
+
+def _create_private(path: str) -> None:
+    """Create `path` owner-only if it does not exist (SQLite gives its WAL and SHM the same mode)."""
+    try:
+        os.close(os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+    except OSError:
+        pass  # unwritable directory: connecting reports it
 
 
 class _FileLock:
@@ -102,7 +117,13 @@ class _FileLock:
 
     def __enter__(self) -> None:
         self._thread_lock.acquire()
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        try:
+            # every holder is a headcount writer whose transaction is bounded by its busy
+            # timeout, so this wait is bounded too; callers' own deadlines bound theirs
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+        except BaseException:
+            self._thread_lock.release()
+            raise
 
     def __exit__(self, *exc: object) -> None:
         fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -112,51 +133,100 @@ class _FileLock:
         os.close(self._fd)
 
 
-def _connect(path: str, synchronous: str, cache_mib: int = 8) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=30.0)
-    conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on a new file
-    conn.execute("PRAGMA journal_mode = WAL")
-    conn.execute(f"PRAGMA synchronous = {synchronous}")
-    conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpoint thread does it
-    conn.execute("PRAGMA foreign_keys = ON")
-    conn.execute(f"PRAGMA cache_size = -{cache_mib * 1024}")  # per connection
+def _repair_side_files(path: str) -> None:
+    """Make the WAL and SHM writable again if they were made while the database was read-only.
+
+    SQLite gives them the database file's mode when it creates them; a server started
+    while the file was read-only leaves a read-only SHM behind, and with it no connection
+    of any process can write, even once the database is writable again.
+    """
+    if not os.access(path, os.W_OK):
+        return
+    for side in (f"{path}-wal", f"{path}-shm"):
+        try:
+            if not os.access(side, os.W_OK) and os.path.exists(side):
+                os.chmod(side, 0o600)
+        except OSError:
+            pass  # not ours: writing reports it
+
+
+def _connect(path: str, synchronous: str, cache_mib: int = 8, timeout_s: float = DEFAULT_TIMEOUT_S
+             ) -> sqlite3.Connection:
+    _create_private(path)
+    _repair_side_files(path)
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False, timeout=timeout_s)
+    try:
+        conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")  # only takes effect on a new file
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute(f"PRAGMA synchronous = {synchronous}")
+        conn.execute("PRAGMA wal_autocheckpoint = 0")  # the checkpoint thread does it
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA cache_size = -{cache_mib * 1024}")  # per connection
+    except BaseException:
+        conn.close()
+        raise
     return conn
+
+
+class _Pending(NamedTuple):
+    op: Any  # Callable[[sqlite3.Connection], T] | HoldOp
+    future: Any  # Future | _AsyncAnswer
+    deadline: float  # time.monotonic() after which it is answered unavailable, not run
 
 
 class _GroupCommitWriter:
     """Runs write operations on one connection, committing concurrent ones together."""
 
-    def __init__(self, conn: sqlite3.Connection, lock: _FileLock) -> None:
+    def __init__(self, connect: Callable[[], sqlite3.Connection], lock: _FileLock, timeout_s: float,
+                 conn: sqlite3.Connection | None = None,
+                 on_fault: Callable[[BaseException], None] = lambda _exc: None) -> None:
+        self._connect = connect
+        self._on_fault = on_fault
         self._conn = conn
         self._lock = lock
-        self._queue: queue.SimpleQueue[tuple[Op, Future[Any]] | None]
-        self._queue = queue.SimpleQueue()
+        self.timeout_s = timeout_s
+        self._queue: queue.SimpleQueue[_Pending | None] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="headcount-sqlite-writer", daemon=True)
         self._thread.start()
 
     def submit(self, op: Callable[[sqlite3.Connection], T] | HoldOp) -> Future[T]:
         future: Future[T] = Future()
-        self._queue.put((op, future))
+        self._queue.put(_Pending(op, future, time.monotonic() + self.timeout_s))
         return future
 
     def submit_async(self, op: Callable[[sqlite3.Connection], T] | HoldOp) -> asyncio.Future[T]:
-        """For coroutines: an asyncio future, resolved in the caller's loop."""
+        """For coroutines: an asyncio future, resolved in the caller's loop (or unavailable at its deadline)."""
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put((op, _AsyncAnswer(loop, future)))  # type: ignore[arg-type]
+        timer = loop.call_later(self.timeout_s + GRACE_S, _expire, future, self.timeout_s)
+        self._queue.put(_Pending(op, _AsyncAnswer(loop, future, timer), time.monotonic() + self.timeout_s))
         return future
 
-    def call(self, op: Callable[[sqlite3.Connection], T]) -> T:
-        return self.submit(op).result()
+    def call(self, op: Callable[[sqlite3.Connection], T] | HoldOp) -> T:
+        future = self.submit(op)
+        try:
+            return future.result(timeout=self.timeout_s + GRACE_S)
+        except concurrent.futures.TimeoutError:
+            future.cancel()
+            raise StoreUnavailable(f"SQLite unavailable: no answer within {self.timeout_s:g} s") from None
 
     def stop(self) -> None:
         self._queue.put(None)
         self._thread.join(timeout=10)
 
+    def close_connection(self) -> None:
+        if self._conn is not None:
+            try:
+                self._conn.close()
+            except sqlite3.Error:
+                pass
+            self._conn = None
+
     def _run(self) -> None:
         while True:
             item = self._queue.get()
             if item is None:
+                self.close_connection()
                 return
             batch = [item]
             stop = False
@@ -169,43 +239,60 @@ class _GroupCommitWriter:
                     stop = True
                     break
                 batch.append(nxt)
-            self._execute(batch)
+            now = time.monotonic()
+            late = [p for p in batch if p.deadline < now]
+            if late:
+                _answer_all(late, StoreUnavailable(
+                    f"SQLite unavailable: the write waited more than {self.timeout_s:g} s"))
+                batch = [p for p in batch if p.deadline >= now]
+            if batch:
+                self._execute(batch)
             if stop:
+                self.close_connection()
                 return
 
-    def _execute(self, batch: list[tuple[Op, Future[Any]]]) -> None:
-        conn = self._conn
-        done: list[tuple[Future[Any], Any, BaseException | None]] = []
+    def _execute(self, batch: list[_Pending]) -> None:
+        done: list[tuple[Any, Any, BaseException | None]] = []
         try:
+            if self._conn is None:  # first use, or the connection a fault left behind was dropped
+                self._conn = self._connect()
+            conn = self._conn
             with self._lock:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     for run in _runs(batch):
-                        if isinstance(run[0][0], HoldOp):
+                        if isinstance(run[0].op, HoldOp):
                             done.extend(self._holds(run))
                         else:
-                            done.extend(self._one(op, future) for op, future in run)  # type: ignore[arg-type]
+                            done.extend(self._one(p.op, p.future) for p in run)
                     conn.execute("COMMIT")
                 except BaseException:
                     if conn.in_transaction:
-                        conn.execute("ROLLBACK")
+                        try:
+                            conn.execute("ROLLBACK")
+                        except sqlite3.Error:
+                            pass
                     raise
-        except Exception as exc:
-            error = StoreError(f"write transaction failed: {exc}")
-            for _, future in batch:
-                if isinstance(future, _AsyncAnswer):
-                    future.loop.call_soon_threadsafe(_deliver, [(future.future, None, error)])
-                else:
-                    future.set_exception(error)
+        except Exception as exc:  # noqa: BLE001 (every failure of a batch must reach its callers)
+            if is_fault(exc):
+                # a new connection next time: one opened read-only, or broken, must not stay
+                self.close_connection()
+                self._on_fault(exc)
+                error: BaseException = unavailable(exc)
+            else:
+                error = StoreError(f"write transaction failed: {one_line(exc)}")
+            _answer_all(batch, error)
             return
         # answers go out only after COMMIT returned; async callers' answers are
         # handed to their event loop in one wake-up per batch, not one per answer
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, BaseException | None]]] = {}
-        for future, value, error in done:
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_AsyncAnswer, Any, BaseException | None]]] = {}
+        for future, value, err in done:
             if isinstance(future, _AsyncAnswer):
-                by_loop.setdefault(future.loop, []).append((future.future, value, error))
-            elif error is not None:
-                future.set_exception(error)
+                by_loop.setdefault(future.loop, []).append((future, value, err))
+            elif future.cancelled():
+                continue
+            elif err is not None:
+                future.set_exception(err)
             else:
                 future.set_result(value)
         for loop, answers in by_loop.items():
@@ -214,48 +301,70 @@ class _GroupCommitWriter:
             except RuntimeError:
                 pass  # the loop is closed: nobody is waiting any more
 
-    def _one(
-        self, op: Callable[[sqlite3.Connection], Any], future: Future[Any]
-    ) -> tuple[Future[Any], Any, BaseException | None]:
+    def _one(self, op: Callable[[sqlite3.Connection], Any], future: Any) -> tuple[Any, Any, BaseException | None]:
         conn = self._conn
+        assert conn is not None
         conn.execute("SAVEPOINT op")
         try:
             value = op(conn)
-        except Exception as exc:  # one failing op must not sink the batch
+        except Exception as exc:  # one failing op must not sink the batch, unless the database failed
+            if is_fault(exc):
+                raise
             conn.execute("ROLLBACK TO op")
             conn.execute("RELEASE op")
             return future, None, exc
         conn.execute("RELEASE op")
         return future, value, None
 
-    def _holds(self, run: list[tuple[Op, Future[Any]]]) -> list[tuple[Future[Any], Any, BaseException | None]]:
+    def _holds(self, run: list[_Pending]) -> list[tuple[Any, Any, BaseException | None]]:
         """A run of holds as one set-based step; one by one if that step fails."""
         conn = self._conn
-        items = [op for op, _ in run]
+        assert conn is not None
         conn.execute("SAVEPOINT holds")
         try:
-            outcomes = ops.place_holds(conn, items)  # type: ignore[arg-type]
-        except Exception:
+            outcomes = ops.place_holds(conn, [p.op for p in run])
+        except Exception as exc:
+            if is_fault(exc):
+                raise
             conn.execute("ROLLBACK TO holds")
             conn.execute("RELEASE holds")
-            return [self._one(lambda c, h=op: ops.place_hold(c, *h), fut) for op, fut in run]  # type: ignore[misc]
+            return [self._one(lambda c, h=p.op: ops.place_hold(c, *h), p.future) for p in run]
         conn.execute("RELEASE holds")
-        return [(fut, outcome, None) for (_, fut), outcome in zip(run, outcomes, strict=True)]
+        return [(p.future, outcome, None) for p, outcome in zip(run, outcomes, strict=True)]
 
 
 class _AsyncAnswer(NamedTuple):
     loop: asyncio.AbstractEventLoop
     future: asyncio.Future[Any]
+    timer: asyncio.TimerHandle  # answers "unavailable" if the writer has not by the deadline
 
 
-def _deliver(answers: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
-    for future, value, error in answers:
-        if future.cancelled():
-            continue
+def _expire(future: asyncio.Future[Any], timeout_s: float) -> None:
+    if not future.done():
+        future.set_exception(StoreUnavailable(f"SQLite unavailable: no answer within {timeout_s:g} s"))
+
+
+def _deliver(answers: list[tuple[_AsyncAnswer, Any, BaseException | None]]) -> None:
+    for answer, value, error in answers:
+        answer.timer.cancel()
+        future = answer.future
+        if future.done():
+            continue  # cancelled, or answered unavailable at its deadline
         if error is not None:
             future.set_exception(error)
         else:
             future.set_result(value)
+
+
+def _answer_all(batch: list[_Pending], error: BaseException) -> None:
+    for p in batch:
+        if isinstance(p.future, _AsyncAnswer):
+            try:
+                p.future.loop.call_soon_threadsafe(_deliver, [(p.future, None, error)])
+            except RuntimeError:
+                pass
+        elif not p.future.cancelled():
+            p.future.set_exception(error)
 
 
 class HoldOp(NamedTuple):
@@ -266,37 +375,51 @@ class HoldOp(NamedTuple):
     idem: IdempotencyKey | None
 
 
-Op = Callable[[sqlite3.Connection], Any] | HoldOp
-
-
-def _runs(batch: list[tuple[Op, Future[Any]]]) -> list[list[tuple[Op, Future[Any]]]]:
+def _runs(batch: list[_Pending]) -> list[list[_Pending]]:
     """Split a batch into runs of holds and runs of other operations, in order."""
-    runs: list[list[tuple[Op, Future[Any]]]] = []
+    runs: list[list[_Pending]] = []
     for item in batch:
-        kind = isinstance(item[0], HoldOp)
-        if runs and isinstance(runs[-1][0][0], HoldOp) == kind:
+        kind = isinstance(item.op, HoldOp)
+        if runs and isinstance(runs[-1][0].op, HoldOp) == kind:
             runs[-1].append(item)
         else:
             runs.append([item])
     return runs
 
 
-class SQLiteStore:
+class SQLiteStore(SqlStore):
     """The embedded default store."""
 
-    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL") -> None:
+    sql = Statements("?")
+    floor_sql = "CAST({} AS INTEGER)"
+
+    def __init__(self, path: str | os.PathLike[str], *, synchronous: str = "NORMAL",
+                 timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
         self.path = str(path)
         self.url = f"sqlite:///{self.path}"
         if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
             raise StoreError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        if not 0 < timeout_s <= 3600:
+            raise StoreError(f"timeout_s must be above 0 and at most 3600, not {timeout_s!r}")
         self._synchronous = synchronous.upper()
-        Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._lock = _FileLock(self.path + ".lock")
-        self._write_conn = _connect(self.path, self._synchronous, cache_mib=32)
-        with self._lock:
-            self._migrate(self._write_conn)
-        self._writer = _GroupCommitWriter(self._write_conn, self._lock)
+        self.timeout_s = float(timeout_s)
+        self._leads: dict[str, int] = {}
+        self._leads_lock = threading.Lock()
+        try:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            self._lock = _FileLock(self.path + ".lock")
+            conn = _connect(self.path, self._synchronous, cache_mib=32, timeout_s=self.timeout_s)
+            with self._lock:
+                self._migrate(conn)
+        except (OSError, sqlite3.Error) as exc:
+            if is_fault(exc):
+                raise unavailable(exc) from exc
+            raise StoreError(f"cannot open the SQLite store at {self.path}: {one_line(exc)}") from exc
+        self._writer = _GroupCommitWriter(
+            lambda: _connect(self.path, self._synchronous, cache_mib=32, timeout_s=self.timeout_s),
+            self._lock, self.timeout_s, conn, self._after_fault)
         self._local = threading.local()
+        self._generation = 0  # connections of an older generation are reopened before use
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closing = threading.Event()
@@ -308,14 +431,21 @@ class SQLiteStore:
     # plumbing ----------------------------------------------------------------
     @staticmethod
     def _migrate(conn: sqlite3.Connection) -> None:
+        """Apply missing migrations. With none missing this writes nothing, so a store whose
+        file is read-only right now still opens (and answers unavailable until it is not)."""
+        applied: set[int] = set()
+        has_table = conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'").fetchone()
+        if has_table:
+            applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        missing = [m for m in load_migrations("sqlite") if m.version not in applied]
+        if not missing:
+            return
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)"
         )
-        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
-        for migration in load_migrations("sqlite"):
-            if migration.version in applied:
-                continue
+        for migration in missing:
             conn.execute("BEGIN IMMEDIATE")
             try:
                 for statement in ops.split_sql(migration.sql):
@@ -331,23 +461,98 @@ class SQLiteStore:
 
     def _reader(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = _connect(self.path, self._synchronous)
-            self._local.conn = conn
+        if conn is None or self._local.generation != self._generation:
+            self._drop_reader()
+            conn = _connect(self.path, self._synchronous, timeout_s=self.timeout_s)
+            self._local.conn, self._local.generation = conn, self._generation
             with self._readers_lock:
                 self._readers.append(conn)
         return conn
 
+    def _after_fault(self, exc: BaseException) -> None:
+        """After "read-only": close every connection of this process to the file.
+
+        SQLite shares one SHM mapping among a process's connections to a file; while
+        any connection opened read-only holds it, even a new connection cannot write.
+        """
+        if not is_read_only(exc):
+            return
+        self._generation += 1
+        with self._readers_lock:
+            stale, self._readers = self._readers, []
+        for conn in stale:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _drop_reader(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        self._local.generation = self._generation
+        if conn is not None:
+            with self._readers_lock:
+                if conn in self._readers:
+                    self._readers.remove(conn)
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        for attempt in (1, 2):
+            try:
+                return fn(self._reader())
+            except sqlite3.ProgrammingError as exc:
+                # closed under us by _after_fault: once more on a new connection
+                if attempt == 2 or "closed" not in str(exc):
+                    raise
+                self._local.conn = None
+            except (sqlite3.Error, OSError) as exc:
+                if not is_fault(exc):
+                    raise
+                self._drop_reader()  # reopened on the next read
+                raise unavailable(exc) from exc
+        raise AssertionError("unreachable")
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return self._writer.call(fn)
+
+    async def _awrite(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        return await self._writer.submit_async(fn)
+
+    def _bool(self, value: bool) -> Any:
+        return int(value)
+
+    def _json_in(self, value: Any) -> Any:
+        return ops._dumps(value)
+
+    def _json_out(self, value: Any) -> Any:
+        return orjson.loads(value)
+
     def _checkpoint_loop(self) -> None:
-        conn = _connect(self.path, self._synchronous)
+        conn: sqlite3.Connection | None = None
+        generation = self._generation
         try:
             while not self._closing.wait(CHECKPOINT_INTERVAL_S):
                 try:
+                    if conn is not None and generation != self._generation:
+                        conn.close()
+                        conn = None
+                    if conn is None:
+                        generation = self._generation
+                        conn = _connect(self.path, self._synchronous, timeout_s=self.timeout_s)
+                        with self._readers_lock:  # so that _after_fault closes it too
+                            self._readers.append(conn)
                     conn.execute("PRAGMA wal_checkpoint(PASSIVE)")
-                except sqlite3.OperationalError:
-                    pass  # busy: the next round will do it
+                except (sqlite3.Error, OSError):
+                    # busy, or a fault: the next round tries again (on a new connection)
+                    if conn is not None:
+                        conn.close()
+                        conn = None
         finally:
-            conn.close()
+            if conn is not None:
+                conn.close()
 
     def write(self, op: Callable[[sqlite3.Connection], T]) -> T:
         """Run `op(conn)` inside the group-committed write transaction."""
@@ -355,6 +560,8 @@ class SQLiteStore:
 
     def close(self) -> None:
         self._closing.set()
+        for name in list(self._leads):
+            self.release_lead(name)
         self._writer.stop()
         self._checkpointer.join(timeout=5)
         with self._readers_lock:
@@ -365,11 +572,52 @@ class SQLiteStore:
                     pass  # belongs to another thread that is gone
             self._readers.clear()
         try:
-            self._write_conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-        except sqlite3.OperationalError:
+            last = _connect(self.path, self._synchronous, timeout_s=min(self.timeout_s, 1.0))
+            try:
+                last.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                last.close()
+        except (sqlite3.Error, OSError):
             pass
-        self._write_conn.close()
         self._lock.close()
+
+    # health and the leader lock ------------------------------------------------
+    def health(self) -> StoreHealth:
+        try:
+            self.write(lambda conn: conn.execute(self.sql.meta_ping, (repr(time.time()),)))
+        except StoreError as exc:
+            return StoreHealth(False, one_line(exc))
+        return StoreHealth(True)
+
+    def ping(self) -> bool:
+        return self.health().ok
+
+    def try_lead(self, name: str) -> bool:
+        check_lead_name(name)
+        with self._leads_lock:
+            if name in self._leads:
+                return True
+            try:
+                fd = os.open(f"{self.path}.{name}.lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError as exc:
+                raise unavailable(exc) from exc
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                os.close(fd)
+                return False
+            self._leads[name] = fd
+            return True
+
+    def release_lead(self, name: str) -> None:
+        with self._leads_lock:
+            fd = self._leads.pop(name, None)
+        if fd is not None:
+            os.close(fd)  # closing the only descriptor releases the flock
+
+    async def aread(self, fn: Callable[[], T]) -> T:
+        # reads of a local WAL database take microseconds and never wait for writers
+        return fn()
 
     # pools ---------------------------------------------------------------------
     def create_pool(self, spec: PoolSpec, now: float, idem: IdempotencyKey | None = None) -> Outcome:
@@ -381,58 +629,36 @@ class SQLiteStore:
             if exists:
                 outcome = Outcome(Result.EXISTS, {"pool_id": spec.id, "reasons": ["pool_exists"]})
             else:
-                conn.execute(
-                    f"INSERT INTO pools ({_POOL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,0,0,?)",
-                    (
-                        spec.id,
-                        spec.name,
-                        spec.kind,
-                        spec.capacity,
-                        spec.per_actor_limit,
-                        spec.hold_ttl_s,
-                        spec.light.yellow_at,
-                        spec.light.red_at,
-                        now,
-                    ),
-                )
+                conn.execute(self.sql.pool_insert, (spec.id, spec.name, spec.kind, spec.capacity,
+                                                    spec.per_actor_limit, spec.hold_ttl_s, spec.light.yellow_at,
+                                                    spec.light.red_at, now))
                 outcome = Outcome(Result.CREATED, {"pool_id": spec.id})
             ops.idem_record(conn, idem, outcome, now)
             return outcome
 
         return self.write(op)
 
-    def get_pool(self, pool_id: str, now: float) -> Pool | None:
-        row = self._reader().execute(
-            f"SELECT {_POOL_COLUMNS},"
-            " (SELECT coalesce(sum(quantity), 0) FROM holds"
-            "   WHERE pool_id = pools.id AND status = 'held' AND expires_at <= ?)"
-            " FROM pools WHERE id = ?",
-            (now, pool_id),
-        ).fetchone()
-        return ops.pool_from_row(row) if row else None
-
-    def list_pools(self, now: float) -> list[Pool]:
-        rows = self._reader().execute(
-            f"SELECT {_POOL_COLUMNS},"
-            " (SELECT coalesce(sum(quantity), 0) FROM holds"
-            "   WHERE pool_id = pools.id AND status = 'held' AND expires_at <= ?)"
-            " FROM pools ORDER BY created_at, id",
-            (now,),
-        ).fetchall()
-        return [ops.pool_from_row(row) for row in rows]
-
     # holds ---------------------------------------------------------------------
     def place_hold(self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self._writer.submit(HoldOp(req, now, idem)).result()
+        return self._writer.call(HoldOp(req, now, idem))
 
-    def confirm_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: ops.change_hold(conn, hold_id, "confirm", now, idem))
+    def _change_op(self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None,
+                   owner: str | None) -> Callable[[sqlite3.Connection], Outcome]:
+        if action not in {"confirm", "release", "extend"}:
+            raise ValueError(f"unknown hold action {action!r}")
+        return lambda conn: ops.change_hold(conn, hold_id, action, now, idem, owner)
 
-    def release_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: ops.change_hold(conn, hold_id, "release", now, idem))
+    def confirm_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None,
+                     owner: str | None = None) -> Outcome:
+        return self.write(self._change_op(hold_id, "confirm", now, idem, owner))
 
-    def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.write(lambda conn: ops.change_hold(conn, hold_id, "extend", now, idem))
+    def release_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None,
+                     owner: str | None = None) -> Outcome:
+        return self.write(self._change_op(hold_id, "release", now, idem, owner))
+
+    def extend_hold(self, hold_id: str, now: float, idem: IdempotencyKey | None = None,
+                    owner: str | None = None) -> Outcome:
+        return self.write(self._change_op(hold_id, "extend", now, idem, owner))
 
     async def aplace_hold(
         self, req: HoldRequest, now: float, idem: IdempotencyKey | None = None
@@ -441,33 +667,10 @@ class SQLiteStore:
         return await self._writer.submit_async(HoldOp(req, now, idem))
 
     async def achange_hold(
-        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None
+        self, hold_id: str, action: str, now: float, idem: IdempotencyKey | None = None,
+        owner: str | None = None,
     ) -> Outcome:
-        if action not in {"confirm", "release", "extend"}:
-            raise ValueError(f"unknown hold action {action!r}")
-        return await self._writer.submit_async(
-            lambda conn: ops.change_hold(conn, hold_id, action, now, idem)
-        )
-
-    async def aread(self, fn: Callable[[], T]) -> T:
-        # reads of a local WAL database take microseconds and never wait for writers
-        return fn()
-
-    def get_hold(self, hold_id: str) -> Hold | None:
-        parsed = parse_hold_id(hold_id)
-        if parsed is None:
-            return None
-        row = self._reader().execute(
-            "SELECT seq, token, pool_id, actor_key, quantity, status, created_at, expires_at,"
-            " max_expires_at FROM holds WHERE seq = ?",
-            (parsed[0],),
-        ).fetchone()
-        if row is None or not secrets.compare_digest(row[1], parsed[1]):
-            return None
-        return Hold(hold_id, row[2], row[3], row[4], row[5], row[6], row[7], row[8])
-
-    def actor_usage(self, pool_id: str, actor_key: str, now: float) -> int:
-        return ops.actor_usage(self._reader(), pool_id, actor_key, now)
+        return await self._writer.submit_async(self._change_op(hold_id, action, now, idem, owner))
 
     def sweep(self, now: float) -> int:
         def op(conn: sqlite3.Connection) -> int:
@@ -481,167 +684,12 @@ class SQLiteStore:
             conn.execute(
                 "DELETE FROM idempotency WHERE created_at < ?", (now - IDEMPOTENCY_RETENTION_S,)
             )
-            conn.execute("DELETE FROM velocity WHERE bucket < ?", (int(now // 60) - 24 * 60 - 1,))
-            conn.execute(_CHALLENGE_SQL["sweep"], (now - CHALLENGE_RETENTION_S,) * 2)
+            self._sweep_side_tables(conn, now)
             return expired
 
         return self.write(op)
 
-    def hold_timeline(self, pool_id: str, bucket_s: int, since: float) -> list[tuple[float, str, int]]:
-        rows = self._reader().execute(
-            f"SELECT CAST(created_at / ? AS INTEGER) * ? AS b, {RISK_BAND_SQL} AS band, sum(quantity)"
-            " FROM holds WHERE pool_id = ? AND created_at >= ? GROUP BY b, band ORDER BY b",
-            (bucket_s, bucket_s, pool_id, since),
-        ).fetchall()
-        return [(float(b), band, int(q)) for b, band, q in rows]
-
-    # blocks --------------------------------------------------------------------
-    def replace_blocks(self, blocks: list[StoredBlock]) -> None:
-        select, delete, insert = replace_sql("?")
-
-        def op(conn: sqlite3.Connection) -> None:
-            before = dict(conn.execute(select).fetchall())
-            rows = carry_detected_at(blocks, before)
-            conn.execute(delete)  # members go with their blocks (ON DELETE CASCADE)
-            conn.executemany(insert, [block_row(b) for b in rows])
-            conn.executemany("INSERT OR IGNORE INTO block_members VALUES (?, ?)",
-                             [(a, b.id) for b in rows for a in b.actors])
-
-        self.write(op)
-
-    def list_blocks(self, limit: int = 100) -> list[StoredBlock]:
-        rows = self._reader().execute(
-            f"SELECT {BLOCK_COLUMNS} FROM blocks ORDER BY detected_at DESC, score DESC LIMIT ?", (limit,)
-        ).fetchall()
-        return [block_from_row(r) for r in rows]
-
-    def block_members(self) -> frozenset[str]:
-        return frozenset(r[0] for r in self._reader().execute("SELECT DISTINCT actor_key FROM block_members"))
-
-    def pool_turnout(self, edges: Sequence[float], now: float,
-                     pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
-        if pool_ids is not None and not pool_ids:
-            return []
-        sql = turnout_sql(edges, None if pool_ids is None else len(pool_ids), "?")
-        return turnout_rows(self._reader().execute(sql, turnout_params(pool_ids, now)).fetchall())
-
-    # API keys ----------------------------------------------------------------
-    def add_api_key(self, record: ApiKeyRecord) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            conn.execute(
-                "INSERT INTO api_keys (key_id, secret_hash, role, created_at, revoked)"
-                " VALUES (?, ?, ?, ?, ?)",
-                (record.key_id, record.secret_hash, record.role, record.created_at, int(record.revoked)),
-            )
-
-        self.write(op)
-
-    def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
-        row = self._reader().execute(
-            "SELECT key_id, secret_hash, role, created_at, revoked FROM api_keys WHERE key_id = ?",
-            (key_id,),
-        ).fetchone()
-        if row is None:
-            return None
-        return ApiKeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
-
-    def record_action(self, action: ActionRequest) -> ActionResult:
-        def op(conn: sqlite3.Connection) -> ActionResult:
-            if action.denied:
-                result = ActionResult(False, None, None)
-            else:
-                counts = [conn.execute(budget_sql("?"), (action.actor_key, action.verb, action.ts - window,
-                                                         action.ts)).fetchone()[0]
-                          for _, window in action.budgets]
-                result = decide_budgets(counts, action.budgets)
-            decision = "allowed" if result.allowed else ("denied" if action.denied else "limited")
-            conn.execute(
-                "INSERT INTO actions (ts, verb, actor_key, target, pool_id, quantity, decision, score,"
-                " reasons, attrs) VALUES (?, ?, ?, ?, NULL, 1, ?, ?, ?, ?)",
-                (action.ts, action.verb, action.actor_key, action.target, decision, action.score,
-                 _dumps(list(action.reasons)), _dumps(action.attrs or {})),
-            )
-            return result
-
-        return self.write(op)
-
-    async def arecord_action(self, action: ActionRequest) -> ActionResult:
-        return await asyncio.to_thread(self.record_action, action)
-
-    # velocity -----------------------------------------------------------------------
-    def _velocity_op(self, keys: list[str], now: float, windows: tuple[int, ...]) -> Callable[[sqlite3.Connection], dict[str, tuple[int, ...]]]:
-        def op(conn: sqlite3.Connection) -> dict[str, tuple[int, ...]]:
-            minute = int(now // 60)
-            conn.executemany(
-                "INSERT INTO velocity VALUES (?, ?, 1) ON CONFLICT (key, bucket) DO UPDATE SET count = count + 1",
-                [(k, minute) for k in keys])
-            sql = velocity_sql(windows, "?")
-            return {k: tuple(conn.execute(sql, velocity_params(k, minute, windows)).fetchone()) for k in keys}
-
-        return op
-
-    def hit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        return self.write(self._velocity_op(keys, now, windows)) if keys else {}
-
-    async def ahit_velocity(self, keys: list[str], now: float, windows: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
-        return await self._writer.submit_async(self._velocity_op(keys, now, windows)) if keys else {}
-
-    # challenges -----------------------------------------------------------------------
-    def create_challenge(self, record: ChallengeRecord) -> None:
-        r = record
-        row = (r.id, r.actor_key, r.scope, r.score, _dumps(list(r.reasons)), r.created_at, r.expires_at,
-               r.passed_at, r.token_expires_at, r.redeemed_at, r.redeemed_by)
-        self.write(lambda conn: conn.execute(_CHALLENGE_SQL["insert"], row))
-
-    @staticmethod
-    def _challenge(conn: sqlite3.Connection, challenge_id: str) -> ChallengeRecord | None:
-        row = conn.execute(_CHALLENGE_SQL["get"], (challenge_id,)).fetchone()
-        return None if row is None else challenge_from_row(row, tuple(orjson.loads(row[4])))
-
-    def get_challenge(self, challenge_id: str) -> ChallengeRecord | None:
-        return self._challenge(self._reader(), challenge_id)
-
-    def pass_challenge(self, challenge_id: str, now: float, token_ttl_s: float) -> ChallengeRecord | None:
-        def op(conn: sqlite3.Connection) -> ChallengeRecord | None:
-            conn.execute(_CHALLENGE_SQL["pass"], (now, now + token_ttl_s, challenge_id, now))
-            return self._challenge(conn, challenge_id)
-
-        return self.write(op)
-
-    def redeem_challenge(
-        self, challenge_id: str, actor_key: str, scope: str, now: float, request_ref: str | None = None
-    ) -> bool:
-        params = (now, request_ref, challenge_id, actor_key, scope, now, request_ref)
-        return self.write(lambda conn: conn.execute(_CHALLENGE_SQL["redeem"], params).rowcount == 1)
-
-    # person linking ---------------------------------------------------------------
-    def resolve_person(self, identities: list[str]) -> str | None:
-        marks = ",".join("?" * len(identities))
-        rows = self._reader().execute(
-            f"SELECT identity, person FROM identities WHERE identity IN ({marks})", identities
-        ).fetchall()
-        persons = {p for _, p in rows}
-        return persons.pop() if len(rows) == len(set(identities)) and len(persons) == 1 else None
-
-    def _link_op(self, identities: list[str], now: float) -> Callable[[sqlite3.Connection], str]:
-        def op(conn: sqlite3.Connection) -> str:
-            marks = ",".join("?" * len(identities))
-            known = dict(conn.execute(
-                f"SELECT identity, person FROM identities WHERE identity IN ({marks})", identities))
-            person, others, new = merge_persons(known, identities)
-            for other in others:
-                conn.execute("UPDATE identities SET person = ? WHERE person = ?", (person, other))
-            conn.executemany("INSERT INTO identities VALUES (?, ?, ?)", [(i, person, now) for i in new])
-            return person
-
-        return op
-
-    def link_identities(self, identities: list[str], now: float) -> str:
-        return self.write(self._link_op(identities, now))
-
-    async def alink_identities(self, identities: list[str], now: float) -> str:
-        return await self._writer.submit_async(self._link_op(identities, now))
-
+    # velocity and linking in one write (a registration needs both) -------------------
     def _link_and_hit_op(self, identities: list[str], now: float, keys: list[str], windows: tuple[int, ...]
                          ) -> Callable[[sqlite3.Connection], tuple[str, dict[str, tuple[int, ...]]]]:
         link, hit = self._link_op(identities, now), self._velocity_op(keys, now, windows)
@@ -654,72 +702,3 @@ class SQLiteStore:
     async def alink_and_hit(self, identities: list[str], now: float, keys: list[str],
                             windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
         return await self._writer.submit_async(self._link_and_hit_op(identities, now, keys, windows))
-
-    # personal data ---------------------------------------------------------------
-    def put_contacts(self, records: list[ContactRecord]) -> None:
-        def op(conn: sqlite3.Connection) -> None:
-            conn.executemany(
-                "INSERT OR IGNORE INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?)",
-                [(r.actor_key, r.kind, r.value_key, r.key_id, r.nonce, r.ciphertext, r.created_at)
-                 for r in records],
-            )
-
-        self.write(op)
-
-    def get_contacts(self, actor_key: str) -> list[ContactRecord]:
-        rows = self._reader().execute(
-            "SELECT * FROM contacts WHERE actor_key = ? ORDER BY kind, created_at", (actor_key,)
-        ).fetchall()
-        return [ContactRecord(*r) for r in rows]
-
-    def all_contacts(self) -> list[ContactRecord]:
-        rows = self._reader().execute("SELECT * FROM contacts ORDER BY actor_key, kind").fetchall()
-        return [ContactRecord(*r) for r in rows]
-
-    def purge_contacts(self, before: float) -> int:
-        return self.write(lambda conn: conn.execute("DELETE FROM contacts WHERE created_at < ?", (before,)).rowcount)
-
-    def append_audit(self, make: Callable[[int, str], AuditEntry]) -> AuditEntry:
-        def op(conn: sqlite3.Connection) -> AuditEntry:
-            last = conn.execute("SELECT seq, mac FROM audit ORDER BY seq DESC LIMIT 1").fetchone()
-            entry = make((last[0] + 1) if last else 1, last[1] if last else "")
-            conn.execute("INSERT INTO audit VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", astuple_audit(entry))
-            return entry
-
-        return self.write(op)
-
-    def read_audit(self) -> list[AuditEntry]:
-        return [AuditEntry(*r) for r in self._reader().execute("SELECT * FROM audit ORDER BY seq")]
-
-    # action log ----------------------------------------------------------------
-    def read_actions(self, after_seq: int = 0, limit: int = 10_000) -> list[ActionRecord]:
-        rows = self._reader().execute(
-            "SELECT seq, ts, verb, actor_key, target, pool_id, quantity, decision, score, reasons,"
-            " attrs FROM actions WHERE seq > ? ORDER BY seq LIMIT ?",
-            (after_seq, limit),
-        ).fetchall()
-        return [
-            ActionRecord(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6], r[7], r[8],
-                tuple(orjson.loads(r[9])), orjson.loads(r[10]),
-            )
-            for r in rows
-        ]
-
-    # the store's own facts (key checks, a kept key ring) -------------------------
-    def get_meta(self, key: str) -> str | None:
-        row = self._reader().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
-        return row[0] if row else None
-
-    def put_meta_if_absent(self, key: str, value: str) -> str:
-        """Store `value` under `key` unless one is there; the value that is there after."""
-        def op(conn: sqlite3.Connection) -> str:
-            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
-            return conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()[0]
-
-        return self.write(op)
-
-    def meta_keys(self, prefix: str) -> list[str]:
-        rows = self._reader().execute(
-            "SELECT key FROM meta WHERE substr(key, 1, ?) = ? ORDER BY key", (len(prefix), prefix)).fetchall()
-        return [r[0] for r in rows]
