@@ -215,7 +215,7 @@ def keys_location(url: str) -> str:
         finder = getattr(keyring, "key_file_for", None)
         if callable(finder):
             path = str(finder(_sqlite_path(url)))
-    except Exception:  # noqa: BLE001 (the notice must never break a backup)
+    except Exception:
         path = None
     if path is None:
         path = str(Path(_sqlite_path(url)).with_name("secret.keys"))

@@ -8,6 +8,7 @@ The HTTP API, the CLI and `headcount.Headcount` are thin layers over this class.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -114,11 +115,14 @@ class Ledger:
         actor: ActorInfo,
         idem: IdempotencyKey | None = None,
         challenge_token: str | None = None,
+        owner: str | None = None,
     ) -> Outcome:
+        """`owner`: the client the hold belongs to (others find no such hold); None: the operator."""
         now = self.clock()
         request = self._decide(pool_id, quantity, actor, now, challenge_token, idem)
         if isinstance(request, Outcome):
             return request
+        request = dataclasses.replace(request, owner=owner)
         outcome = self.store.place_hold(request, now, idem)
         if outcome.ok and not outcome.replayed and self.keep_contacts:
             self.keep_contacts(request.actor_key, actor)
@@ -126,33 +130,35 @@ class Ledger:
 
     async def ahold(
         self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None = None,
-        challenge_token: str | None = None,
+        challenge_token: str | None = None, owner: str | None = None,
     ) -> Outcome:
         """`hold` for the async HTTP service."""
         now = self.clock()
         request = await self._adecide(pool_id, quantity, actor, now, challenge_token, idem)
         if isinstance(request, Outcome):
             return request
+        request = dataclasses.replace(request, owner=owner)
         outcome = await self.store.aplace_hold(request, now, idem)
         if outcome.ok and not outcome.replayed and self.keep_contacts:
             await asyncio.to_thread(self.keep_contacts, request.actor_key, actor)
         return outcome
 
-    async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None) -> Outcome:
-        """confirm, release or extend, for the async HTTP service."""
-        return await self.store.achange_hold(hold_id, action, self.clock(), idem)
+    async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None,
+                      owner: str | None = None) -> Outcome:
+        """confirm, release or extend, for the async HTTP service (`owner`: only that client's holds)."""
+        return await self.store.achange_hold(hold_id, action, self.clock(), idem, owner=owner)
 
-    def confirm(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.store.confirm_hold(hold_id, self.clock(), idem)
+    def confirm(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
+        return self.store.confirm_hold(hold_id, self.clock(), idem, owner=owner)
 
-    def release(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.store.release_hold(hold_id, self.clock(), idem)
+    def release(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
+        return self.store.release_hold(hold_id, self.clock(), idem, owner=owner)
 
-    def extend(self, hold_id: str, idem: IdempotencyKey | None = None) -> Outcome:
-        return self.store.extend_hold(hold_id, self.clock(), idem)
+    def extend(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
+        return self.store.extend_hold(hold_id, self.clock(), idem, owner=owner)
 
-    def get_hold(self, hold_id: str) -> Hold | None:
-        return self.store.get_hold(hold_id)
+    def get_hold(self, hold_id: str, owner: str | None = None) -> Hold | None:
+        return self.store.get_hold(hold_id, owner=owner)
 
     def sweep(self) -> int:
         return self.store.sweep(self.clock())

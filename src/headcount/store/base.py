@@ -290,4 +290,4 @@ def check_lead_name(name: str) -> str:
 
 
 # the union of the ports, defined over the records above (re-exported: callers import it from here)
-from headcount.store.ports import Store as Store  # noqa: E402, F401
+from headcount.store.ports import Store as Store  # noqa: E402

@@ -273,7 +273,7 @@ class _GroupCommitWriter:
                         except sqlite3.Error:
                             pass
                     raise
-        except Exception as exc:  # noqa: BLE001 (every failure of a batch must reach its callers)
+        except Exception as exc:
             if is_fault(exc):
                 # a new connection next time: one opened read-only, or broken, must not stay
                 self.close_connection()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Header, Path, Request
 from starlette.responses import Response
 
-from headcount.api.auth import require
+from headcount.api.auth import Principal, require
 from headcount.api.deps import LedgerDep, PrincipalDep
 from headcount.api.idempotency import idempotency_key
 from headcount.api.problems import ProblemError
@@ -42,7 +42,8 @@ async def place_hold(
     a = body.actor
     actor = ActorInfo(a.id, a.email, a.phone, a.ip, a.device, a.user_agent)
     return outcome_response(await ledger.ahold(
-        pool_id, body.quantity, actor, idempotency_key(request, principal, body), body.challenge_token))
+        pool_id, body.quantity, actor, idempotency_key(request, principal, body), body.challenge_token,
+        owner=principal.key_id))
 
 
 @router.post("/v1/holds/{hold_id}/confirm", response_model=HoldStateOut, responses=PROBLEMS)
@@ -52,7 +53,8 @@ async def confirm_hold(
 ) -> Response:
     """Turn a live hold into a confirmed registration or sale."""
     require(principal, Role.CLIENT)
-    return outcome_response(await ledger.achange(hold_id, "confirm", idempotency_key(request, principal)))
+    return outcome_response(await ledger.achange(hold_id, "confirm", idempotency_key(request, principal),
+                                                   owner=_owner(principal)))
 
 
 @router.post("/v1/holds/{hold_id}/extend", response_model=HoldStateOut, responses=PROBLEMS)
@@ -62,7 +64,8 @@ async def extend_hold(
 ) -> Response:
     """Give a live hold another hold time, never beyond 3x its first hold time in all."""
     require(principal, Role.CLIENT)
-    return outcome_response(await ledger.achange(hold_id, "extend", idempotency_key(request, principal)))
+    return outcome_response(await ledger.achange(hold_id, "extend", idempotency_key(request, principal),
+                                                   owner=_owner(principal)))
 
 
 @router.delete("/v1/holds/{hold_id}", response_model=HoldStateOut, responses=PROBLEMS)
@@ -72,14 +75,15 @@ async def release_hold(
 ) -> Response:
     """Give a hold (or a confirmed registration) back to the pool."""
     require(principal, Role.CLIENT)
-    return outcome_response(await ledger.achange(hold_id, "release", idempotency_key(request, principal)))
+    return outcome_response(await ledger.achange(hold_id, "release", idempotency_key(request, principal),
+                                                   owner=_owner(principal)))
 
 
 @router.get("/v1/holds/{hold_id}", response_model=HoldStateOut, responses=PROBLEMS)
 async def get_hold(ledger: LedgerDep, principal: PrincipalDep, hold_id: str = HOLD_ID) -> Response:
     """A hold's state; an expired hold shows as expired even before the sweeper ran."""
     require(principal, Role.CLIENT)
-    hold = await ledger.store.aread(lambda: ledger.get_hold(hold_id))
+    hold = await ledger.store.aread(lambda: ledger.get_hold(hold_id, owner=_owner(principal)))
     if hold is None:
         raise ProblemError(404, "not-found", "no such hold", field="hold_id")
     status = hold.status
@@ -92,3 +96,8 @@ async def get_hold(ledger: LedgerDep, principal: PrincipalDep, hold_id: str = HO
     if principal.can(Role.STAFF):
         body["actor_key"] = hold.actor_key  # a keyed hash, never the raw identity
     return json_response(body)
+
+
+def _owner(principal: Principal) -> str | None:
+    """Whose holds a caller may see and change: a client only its own; staff every hold."""
+    return None if principal.can(Role.STAFF) else principal.key_id
