@@ -19,7 +19,8 @@ when every test it needs rejects what such crowds do, each in the score's units
 - **crowd**: a block all of whose moments (stretches of activity split by
   gaps of `MOMENT_GAP_S`) are on at most `CROWD_TARGETS` effective targets is what a
   crowd reacting to one moment looks like (a launch, a drop, a weekly meeting).
-  Such a block needs **shared infrastructure**: more members sharing a network or a
+  Such a block, and one of fewer than `FEW_ACTORS` members (a handful of heavy
+  users or mass followers overlapping on popular targets), needs **shared infrastructure**: more members sharing a network or a
   device (their most used one within the block) than members drawn at random
   from the log would, a birthday-collision count against a Poisson mean.
 
@@ -48,6 +49,7 @@ MOMENT_GAP_S = 6 * 3600  # a quiet stretch this long ends a moment
 CROWD_TARGETS = 6.0  # a moment on at most this many effective targets is what one crowd does
 MAX_CROWD_MOMENTS = 3  # more moments than this must recur at one phase to be a community
 PHASE_LOCK = 0.95  # mean resultant length of the moments' phases: within about +-2 h a week
+FEW_ACTORS = 5  # fewer members than this need shared infrastructure too (heavy users, mass followers)
 MISSING = frozenset({"", "-", "none", "null", "nan"})
 
 
@@ -219,7 +221,7 @@ def assess(ctx: Context, actors: np.ndarray, targets: np.ndarray, start: int, en
                              "targets_per_moment": round(max(moment_targets), 2)}
     infra, infra_facts = shared_infrastructure(ctx, a, {n: c[inside] for n, c in log.modes.items()})
     facts.update(infra_facts)
-    if crowd_like:
+    if crowd_like or np.unique(a).size < FEW_ACTORS:  # a handful of heavy users overlap on popular targets
         tests["shared_infrastructure"] = infra
     score = min(tests.values())
     return Assessment(score, confidence(score), crowd_like, tests, facts)
