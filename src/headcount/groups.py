@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-from headcount.detect import DEFAULT_MIN_SCORE, ActionLog, Ensemble
+from headcount.detect import DEFAULT_MIN_SCORE, ActionLog
+from headcount.detect.detection import detect_all
 from headcount.store.base import Store
 from headcount.store.blocks import StoredBlock, block_id
 
@@ -111,6 +112,9 @@ class GroupWatch:
                  min_score: float = DEFAULT_MIN_SCORE, clock: Callable[[], float] = time.time) -> None:
         self.store, self.window_s, self.top, self.min_score, self.clock = store, window_s, top, min_score, clock
         self.members: frozenset[str] = frozenset()
+        #: each flagged person's confidence (the highest of their blocks): the guard scales
+        #: the `coordinated_group` weight by it
+        self.confidence: dict[str, float] = {}
         self.vocab = {name: Vocabulary() for name in COLUMNS}
         self._ts = np.empty(0, dtype=np.float64)
         self._codes = {name: np.empty(0, dtype=np.int64) for name in COLUMNS}
@@ -166,9 +170,9 @@ class GroupWatch:
             c = self._codes
             action_log = ActionLog.from_arrays(c["actor"], c["target"], self._ts.astype(np.int64),
                                                {"ip": c["ip"], "device": c["device"]})
-            model = Ensemble(top=self.top, min_score=self.min_score).fit(action_log)
+            found = detect_all(action_log, top=self.top, min_score=self.min_score)
             now = self.clock()
-            for b in model.blocks_:
+            for b in found.blocks:
                 actors = self.vocab["actor"].decode(b.actors)
                 blocks.append(StoredBlock(block_id(actors), now, now, b.detector, round(b.score, 2),
                                           float(b.start), float(b.end), round(b.density, 4), b.events,
@@ -190,7 +194,14 @@ class GroupWatch:
 
     def refresh(self) -> frozenset[str]:
         """Reload the members of the stored blocks (every process, leader or not)."""
-        self.members = self.store.block_members()
+        blocks = self.store.list_blocks(100_000)
+        weights: dict[str, float] = {}
+        for b in blocks:
+            c = float(b.evidence.get("confidence", 1.0))
+            for person in b.actors:
+                weights[person] = max(weights.get(person, 0.0), c)
+        self.confidence = weights
+        self.members = frozenset(weights)
         return self.members
 
     def run_once(self) -> None:

@@ -137,6 +137,7 @@ def create_app(
     watch = GroupWatch(store)
     if isinstance(guard, SignalsGuard):
         guard.flagged = lambda: watch.members
+        guard.group_confidence = lambda person: watch.confidence.get(person, 1.0)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -32,10 +32,13 @@ class Detection:
 
 def _judge_ring(ctx: Context, log: ActionLog, ring: Block) -> Block:
     """A follow ring's tests, on its members' follows of each other."""
-    actor_code = {v: i for i, v in enumerate(log.actor_labels.tolist())}
-    target_code = {v: i for i, v in enumerate(log.target_labels.tolist())}
-    actors = np.array([actor_code[a] for a in ring.actors.tolist() if a in actor_code], dtype=np.int64)
-    targets = np.array([target_code[t] for t in ring.targets.tolist() if t in target_code], dtype=np.int64)
+    # rings name accounts as text (actors and targets are one namespace there)
+    actor_code = {str(v): i for i, v in enumerate(log.actor_labels.tolist())}
+    target_code = {str(v): i for i, v in enumerate(log.target_labels.tolist())}
+    actors = np.array(sorted({actor_code[str(a)] for a in ring.actors.tolist() if str(a) in actor_code}),
+                      dtype=np.int64)
+    targets = np.array(sorted({target_code[str(t)] for t in ring.targets.tolist() if str(t) in target_code}),
+                       dtype=np.int64)
     verdict = assess(ctx, actors, targets, ring.start, ring.end, ring.score)
     return replace(ring, evidence={**ring.evidence, **verdict.evidence()}, confidence=verdict.confidence)
 
