@@ -84,7 +84,7 @@ class Context:
     def __init__(self, log: ActionLog) -> None:
         self.log = log
         self._sorted_ts: np.ndarray | None = None
-        self._collision: dict[str, tuple[float, np.ndarray]] = {}
+        self._collision: dict[str, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
     @property
     def sorted_ts(self) -> np.ndarray:
@@ -97,21 +97,27 @@ class Context:
         labels = self.log.mode_labels[name]
         return np.array([str(v).strip().lower() in MISSING for v in labels], dtype=bool)
 
-    def collision_rate(self, name: str) -> tuple[float, np.ndarray]:
-        """(chance two random actors share their most used value of a mode, missing codes)."""
+    def population(self, name: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(each actor's most used value of a mode, actors per value, the missing codes)."""
         if name not in self._collision:
             log = self.log
             missing = self.missing(name)
             modal = modal_values(log.actor, log.modes[name], log.n_actors, missing)
-            have = modal[modal >= 0]
-            n = have.size
-            if n < 2:
-                rate = 1.0
-            else:
-                counts = np.bincount(have).astype(np.float64)
-                rate = float((counts * (counts - 1)).sum() / (n * (n - 1.0)))
-            self._collision[name] = (rate, missing)
+            counts = np.bincount(modal[modal >= 0], minlength=missing.size).astype(np.float64)
+            self._collision[name] = (modal, counts, missing)
         return self._collision[name]
+
+    def collision_rate(self, name: str, outside: np.ndarray) -> tuple[float, np.ndarray]:
+        """(chance two random actors other than the block's share their most used value, missing codes).
+
+        The block's own members are left out: a farm of 2,000 on 8 networks would otherwise
+        make sharing look ordinary."""
+        modal, counts, missing = self.population(name)
+        own = modal[outside]
+        counts = counts - np.bincount(own[own >= 0], minlength=counts.size)
+        n = counts.sum()
+        rate = 1.0 if n < 2 else float((counts * (counts - 1)).sum() / (n * (n - 1.0)))
+        return rate, missing
 
 
 def modal_values(actor: np.ndarray, value: np.ndarray, n_actors: int, missing: np.ndarray) -> np.ndarray:
@@ -189,7 +195,7 @@ def shared_infrastructure(ctx: Context, actor: np.ndarray, mode_values: dict[str
     best, facts = 0.0, {}
     names = [n for n in mode_values if n in ctx.log.modes]
     for name in names:
-        rate, missing = ctx.collision_rate(name)
+        rate, missing = ctx.collision_rate(name, np.unique(actor))
         modal = modal_values(actor, mode_values[name], ctx.log.n_actors, missing)
         have = modal[modal >= 0]
         k = have.size
