@@ -21,7 +21,7 @@ import numpy as np
 from headcount.detect import DEFAULT_MIN_SCORE, ActionLog
 from headcount.detect.detection import detect_all
 from headcount.store.base import Store
-from headcount.store.blocks import StoredBlock, block_id
+from headcount.store.blocks import StoredBlock, block_id, same_pattern
 
 log = logging.getLogger("headcount.groups")
 
@@ -178,6 +178,8 @@ class GroupWatch:
                                           float(b.start), float(b.end), round(b.density, 4), b.events,
                                           actors, self.vocab["target"].decode(b.targets),
                                           self._readable(b.evidence)))
+        cleared = self.store.dismissals()  # staff reviewed these: not the same pattern again
+        blocks = [b for b in blocks if not any(same_pattern(b, d) for d in cleared)]
         self.store.replace_blocks(blocks)
         self.last_run = {"events": len(self), "blocks": len(blocks),
                          "seconds": round(time.perf_counter() - began, 3)}

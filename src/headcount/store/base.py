@@ -15,7 +15,7 @@ from typing import Any, Protocol, TypeVar, runtime_checkable
 T = TypeVar("T")
 
 from headcount.ledger.models import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
-from headcount.store.blocks import StoredBlock
+from headcount.store.blocks import Dismissal, StoredBlock
 from headcount.store.turnout import TurnoutRow
 
 #: Idempotency records are kept this long; a replay after that is a new request.
@@ -277,6 +277,14 @@ class Store(Protocol):
     def block_members(self) -> frozenset[str]:
         """Every person key in a current block."""
         ...
+
+    def dismiss_block(self, block_id: str, who: str, reason: str, now: float) -> StoredBlock | None:
+        """Take a current block out (its members lose the reason) and keep it as reviewed."""
+        raise NotImplementedError
+
+    def dismissals(self) -> list[Dismissal]:
+        """Every block staff dismissed."""
+        raise NotImplementedError
 
     def pool_turnout(self, edges: Sequence[float], now: float,
                      pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:

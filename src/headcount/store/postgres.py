@@ -52,7 +52,7 @@ from headcount.store.base import CHALLENGE_RETENTION_S, ChallengeRecord, challen
 from headcount.store.base import velocity_params, velocity_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
+from headcount.store.blocks import Dismissal, StoredBlock, block_from_row, dismissal_from_row, dismissal_row, block_row, carry_detected_at, replace_sql
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
@@ -278,6 +278,25 @@ class PostgresStore:
     def block_members(self) -> frozenset[str]:
         with self._conn() as conn:
             return frozenset(r[0] for r in conn.execute("SELECT DISTINCT actor_key FROM block_members"))
+
+    def dismiss_block(self, block_id: str, who: str, reason: str, now: float) -> StoredBlock | None:
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = %s FOR UPDATE", (block_id,)).fetchone()
+            if row is None:
+                return None
+            block = block_from_row(row)
+            conn.execute("DELETE FROM blocks WHERE id = %s", (block_id,))
+            conn.execute("INSERT INTO block_review VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (block_id) DO UPDATE"
+                         " SET dismissed_at = EXCLUDED.dismissed_at, dismissed_by = EXCLUDED.dismissed_by,"
+                         " reason = EXCLUDED.reason",
+                         dismissal_row(Dismissal(block_id, now, who, reason, block.actors, block.targets)))
+            return block
+
+    def dismissals(self) -> list[Dismissal]:
+        with self._conn() as conn:
+            rows = conn.execute("SELECT block_id, dismissed_at, dismissed_by, reason, actors, targets"
+                                " FROM block_review").fetchall()
+        return [dismissal_from_row(r) for r in rows]
 
     def pool_turnout(self, edges: Sequence[float], now: float,
                      pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:

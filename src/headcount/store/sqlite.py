@@ -66,7 +66,7 @@ from headcount.store.base import velocity_params, velocity_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlite_ops import _dumps
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import StoredBlock, block_from_row, block_row, carry_detected_at, replace_sql
+from headcount.store.blocks import Dismissal, StoredBlock, block_from_row, dismissal_from_row, dismissal_row, block_row, carry_detected_at, replace_sql
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")
@@ -507,6 +507,26 @@ class SQLiteStore:
 
     def block_members(self) -> frozenset[str]:
         return frozenset(r[0] for r in self._reader().execute("SELECT DISTINCT actor_key FROM block_members"))
+
+    def dismiss_block(self, block_id: str, who: str, reason: str, now: float) -> StoredBlock | None:
+        found: list[StoredBlock] = []
+
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = ?", (block_id,)).fetchone()
+            if row is None:
+                return
+            block = block_from_row(row)
+            conn.execute("DELETE FROM blocks WHERE id = ?", (block_id,))
+            conn.execute("INSERT OR REPLACE INTO block_review VALUES (?, ?, ?, ?, ?, ?)",
+                         dismissal_row(Dismissal(block_id, now, who, reason, block.actors, block.targets)))
+            found.append(block)
+
+        self.write(op)
+        return found[0] if found else None
+
+    def dismissals(self) -> list[Dismissal]:
+        return [dismissal_from_row(r) for r in self._reader().execute(
+            "SELECT block_id, dismissed_at, dismissed_by, reason, actors, targets FROM block_review")]
 
     def pool_turnout(self, edges: Sequence[float], now: float,
                      pool_ids: Sequence[str] | None = None) -> list[TurnoutRow]:
