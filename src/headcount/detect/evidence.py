@@ -151,7 +151,7 @@ def together(ctx: Context, medians: np.ndarray) -> tuple[float, float]:
     k = medians.size
     if k < 2:
         return 0.0, 0.0
-    m = max(2, int(math.ceil(TOGETHER_SHARE * k)))
+    m = max(2, math.ceil(TOGETHER_SHARE * k))
     t = np.sort(medians)
     span = float((t[m - 1:] - t[: k - m + 1]).min())
     if span <= TOGETHER_S:

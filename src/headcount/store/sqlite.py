@@ -66,7 +66,16 @@ from headcount.store.base import velocity_params, velocity_sql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlite_ops import _dumps
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
-from headcount.store.blocks import Dismissal, StoredBlock, block_from_row, dismissal_from_row, dismissal_row, block_row, carry_detected_at, replace_sql
+from headcount.store.blocks import (
+    Dismissal,
+    StoredBlock,
+    block_from_row,
+    block_row,
+    carry_detected_at,
+    dismissal_from_row,
+    dismissal_row,
+    replace_sql,
+)
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 
 T = TypeVar("T")

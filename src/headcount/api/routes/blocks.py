@@ -13,8 +13,8 @@ from starlette.responses import Response
 from headcount.access import Role
 from headcount.api.auth import require
 from headcount.api.deps import LedgerDep, PrincipalDep
-from headcount.api.render import iso, json_response
 from headcount.api.problems import ProblemError
+from headcount.api.render import iso, json_response
 from headcount.api.schemas import problem_responses
 from headcount.privacy.audit import record_read
 
