@@ -42,6 +42,8 @@ def test_window_blocks_and_evidence_in_the_stores_terms(tmp_path: Path) -> None:
     assert set(block.targets) == {f"@r{t}" for t in range(10)}
     assert block.evidence["ip"] == [{"value": "farm", "share": 1.0}]
     assert watch.refresh() == frozenset(block.actors) and store.list_blocks()[0].id == block.id
+    assert watch.confidence == {a: block.evidence["confidence"] for a in block.actors}
+    assert block.evidence["confidence"] > 0.99 and block.evidence["tests"]["together"] == "pass"
     store.close()
 
 

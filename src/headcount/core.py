@@ -67,6 +67,7 @@ class Headcount:
         self.bands = Bands.from_policy(policy)
         if isinstance(guard, SignalsGuard):
             guard.flagged = lambda: self.groups.members
+            guard.group_confidence = lambda person: self.groups.confidence.get(person, 1.0)
 
     @classmethod
     def over(cls, store: Store, *, settings: Settings | None = None, policy: Policy | None = None,

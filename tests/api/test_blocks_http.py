@@ -52,3 +52,36 @@ def test_blocks_are_for_staff(service: Service) -> None:
     assert service.client.get("/v1/blocks").status_code == 401
     assert service.client.get("/v1/blocks", headers=service.auth("client")).status_code == 403
     assert service.client.get("/v1/blocks?limit=0", headers=service.auth("staff")).json()["field"] == "limit"
+
+
+def test_staff_dismiss_a_block_its_members_lose_the_reason_and_are_not_flagged_again(
+        service: Service, uid: str) -> None:
+    rng = random.Random(5)
+    now = datetime.now(UTC)
+    accounts = [f"@{uid}-d{i}" for i in range(200)]
+    for i in range(150):
+        for target in rng.sample(accounts, 3):
+            follow(service, f"{uid}-fan{i}", target, now - timedelta(hours=24 * rng.random()))
+    ring, ring_targets = [f"{uid}-ring{i}" for i in range(30)], rng.sample(accounts, 10)
+    for who in ring:
+        for target in ring_targets:
+            follow(service, who, target, now - timedelta(hours=2) + timedelta(minutes=20 * rng.random()))
+    watch = service.client.app.state.groups
+    watch.run_once()
+    staff = service.auth("staff")
+    mine = [b for b in service.client.get("/v1/blocks", headers=staff).json()["blocks"]
+            if set(b["targets"]) & set(ring_targets)]
+    assert len(mine) == 1 and 0.99 <= mine[0]["evidence"]["confidence"] <= 1.0
+    block_id = mine[0]["id"]
+    url = f"/v1/blocks/{block_id}/dismiss"
+    assert service.client.post(url, headers=service.auth("client"), json={"reason": "a choir"}).status_code == 403
+    assert service.client.post(url, headers=staff, json={}).json()["field"] == "reason"
+    assert service.client.post("/v1/blocks/b_nope/dismiss", headers=staff, json={"reason": "x" * 5}).status_code == 404
+    answer = service.client.post(url, headers=staff, json={"reason": "a choir booking its concert"})
+    assert answer.status_code == 200 and answer.json()["members"] == 30
+    assert "coordinated_group" not in follow(service, ring[0], accounts[0], now).json()["risk"]["reasons"]
+    watch.run_once()  # the same members on the same targets: not flagged again
+    assert not [b for b in service.client.get("/v1/blocks", headers=staff).json()["blocks"]
+                if set(b["targets"]) & set(ring_targets)]
+    audit = service.client.app.state.store.read_audit()
+    assert any(e.action == "block.dismiss" and e.subject == block_id for e in audit)

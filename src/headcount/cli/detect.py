@@ -50,8 +50,8 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
     from rich.console import Console
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from headcount.detect import DEFAULT_MIN_SCORE, Ensemble, LogError, read_log
-    from headcount.detect.follows import analyse_log, with_rings
+    from headcount.detect import DEFAULT_MIN_SCORE, LogError, read_log
+    from headcount.detect.detection import detect_all
     from headcount.detect.mzoom import auto_scales
 
     chosen = tuple(d.strip() for d in detectors.split(",") if d.strip())
@@ -67,8 +67,7 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
             log = read_log(log_path, max_events=max_events)
     except LogError as exc:
         raise click.ClickException(str(exc)) from None
-    model = Ensemble(top=top, min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
-                     bucket_widths=widths, detectors=chosen)
+    threshold = DEFAULT_MIN_SCORE if min_score is None else min_score
     scales = len(widths or auto_scales(log.ts))
     stages = scales * sum(d in chosen for d in ("burst", "dcube", "mzoom")) + \
         ("fraudar" in chosen) + ("lockstep" in chosen) + 2
@@ -79,9 +78,9 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
         def step(stage: str) -> None:
             bar.update(task, advance=1, description=stage)
 
-        model.fit(log, progress=step)
-    rings, churners = analyse_log(log, model.min_score)
-    blocks = with_rings(model.blocks_, rings)[:top]
+        found = detect_all(log, top=top, min_score=threshold, bucket_widths=widths, detectors=chosen,
+                           progress=step)
+    blocks, churners = found.blocks, found.churn
     payload: dict[str, object] = {"blocks": [b.to_dict() for b in blocks]}
     if churners:  # follow-then-unfollow ("#massfollowing"), when the log has a verb column
         payload["churn"] = [c.to_dict() for c in churners[:top]]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from headcount.detect.blocks import Block, Candidate, merge, mode_evidence, to_block
+from headcount.detect.evidence import Context, assess
 from headcount.detect.log import ActionLog
 from headcount.detect.scoring import Background
 
@@ -26,6 +27,8 @@ class Detector:
     top: int = 10
     min_score: float = DEFAULT_MIN_SCORE
     refine: bool = True
+    #: also require evidence beyond density (timing, crowd moments, shared networks): `evidence`
+    crowd_aware: bool = True
 
     def candidates(self, log: ActionLog, background: Background,
                    progress: Progress | None = None) -> list[Candidate]:
@@ -34,7 +37,7 @@ class Detector:
     def fit(self, log: ActionLog, background: Background | None = None,
             progress: Progress | None = None) -> Detector:
         if len(log) == 0:
-            self.candidates_, self.blocks_ = [], []
+            self.candidates_, self.blocks_, self.rejected_ = [], [], []
             return self
         background = background or Background(log)
         if progress:
@@ -53,10 +56,31 @@ class Detector:
             progress("scoring")
         ranked = [c for c in merge(found) if reportable(c, self.min_score)]
         self.candidates_ = found
-        for c in ranked[: self.top]:  # what the extra modes (ip, device, ...) say, for the top only
+        kept, self.rejected_ = judge(log, ranked, self.top, self.min_score, self.crowd_aware)
+        for c in kept:  # what the extra modes (ip, device, ...) say, for the reported only
             c.evidence.update(mode_evidence(log, c.actors, c.targets, c.start, c.end))
-        self.blocks_: list[Block] = [to_block(c, log) for c in ranked[: self.top]]
+        self.blocks_: list[Block] = [to_block(c, log) for c in kept]
         return self
+
+
+def judge(log: ActionLog, ranked: list[Candidate], top: int, min_score: float,
+          crowd_aware: bool = True) -> tuple[list[Candidate], list[Candidate]]:
+    """(the top blocks whose evidence beyond density holds, those dense ones it did not).
+
+    Each candidate gets its tests and calibrated confidence in its evidence."""
+    ctx = Context(log)
+    kept: list[Candidate] = []
+    rejected: list[Candidate] = []
+    for c in ranked:
+        if len(kept) >= top:
+            break
+        verdict = assess(ctx, c.actors, c.targets, c.start, c.end, c.score)
+        c.evidence.update(verdict.evidence())
+        if crowd_aware and verdict.score < min_score:
+            rejected.append(c)
+        else:
+            kept.append(c)
+    return kept, rejected
 
 
 def reportable(c: Candidate, min_score: float) -> bool:

@@ -52,6 +52,7 @@ class Block:
     events: int
     expected: float
     evidence: dict[str, Any]
+    confidence: float = 1.0  # calibrated: see `evidence.confidence`
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -61,6 +62,7 @@ class Block:
             "end": _iso(self.end),
             "density": round(self.density, 4),
             "score": round(self.score, 2),
+            "confidence": round(self.confidence, 4),
             "detector": self.detector,
             "events": self.events,
             "expected": round(self.expected, 3),
@@ -133,6 +135,7 @@ def to_block(candidate: Candidate, log: ActionLog) -> Block:
         density=min(1.0, candidate.evidence.get("pairs", candidate.events) / cells),
         score=float(candidate.score), detector=candidate.detector,
         events=candidate.events, expected=float(candidate.expected), evidence=plain(candidate.evidence),
+        confidence=float(candidate.evidence.get("confidence", 1.0)),
     )
 
 

@@ -41,6 +41,8 @@ class SignalsGuard(IdentityGuard):
         self.default_region = default_region
         #: persons in a detected coordinated group (set by the service's `GroupWatch`)
         self.flagged: Callable[[], frozenset[str]] = frozenset
+        #: a flagged person's block confidence in [0, 1]: scales `coordinated_group`'s weight
+        self.group_confidence: Callable[[str], float] = lambda person: 1.0
         #: recent risky shares per pool, when the policy has `[flood]`
         self.floods = FloodWatch(self.policy.flood) if self.policy.flood else None
 
@@ -53,8 +55,11 @@ class SignalsGuard(IdentityGuard):
         A registration joins its pool's flood window as risky if its other reasons
         alone take it out of the first band; while the pool is flooded it gets
         `pool_flooded`. The weight is summed once for both scores."""
-        reasons += self._group_reasons(person)
+        grouped = self._group_reasons(person)
+        reasons += grouped
         weight = self.policy.weight(reasons)
+        if grouped:  # the block's confidence, not a flat weight, says how much membership counts
+            weight -= self.policy.weights.get("coordinated_group", 0.0) * (1.0 - self.group_confidence(person))
         if self.floods is not None and verb in REGISTRATION_VERBS:
             flooded = self.floods.flooded(pool_id)
             bound = self.policy.bands[0].below

@@ -9,7 +9,6 @@ is a batch over the log, so a group is flagged from its next request on.
 
 from __future__ import annotations
 
-import fcntl
 import logging
 import os
 import time
@@ -18,9 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from headcount.detect import DEFAULT_MIN_SCORE, ActionLog, Ensemble
+from headcount.detect import DEFAULT_MIN_SCORE, ActionLog
+from headcount.detect.detection import detect_all
 from headcount.store.base import Store
-from headcount.store.blocks import StoredBlock, block_id
+from headcount.store.blocks import StoredBlock, block_id, same_pattern
 
 log = logging.getLogger("headcount.services.detection")
 
@@ -32,47 +32,23 @@ LEADER_LOCK = 727_001  # PostgreSQL advisory lock key of the detection leader
 
 
 class Leadership:
-    """Whether this process runs detection: one per store, whichever takes the lock first."""
+    """Whether this process runs detection: one per store, whichever takes the store's leader lock."""
+
+    NAME = "detect"
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self._handle: Any = None
+        self._leading = False
 
     def acquire(self) -> bool:
-        if self._handle is not None:
-            return True
-        path = getattr(self.store, "path", None)
-        if path is not None:  # SQLite: a lock file beside the database
-            handle = open(f"{path}.detect.lock", "a+")  # noqa: SIM115 (held for the process's life)
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                handle.close()
-                return False
-            self._handle = handle
-            return True
-        pool = getattr(self.store, "_pool", None)
-        if pool is None:
-            return True
-        conn = pool.getconn()  # PostgreSQL: a session advisory lock on a connection kept
-        won = conn.execute("SELECT pg_try_advisory_lock(%s)", (LEADER_LOCK,)).fetchone()[0]
-        conn.commit()  # the lock is the session's; leave no transaction open (it would hold vacuum back)
-        if won:
-            self._handle = conn
-            return True
-        pool.putconn(conn)
-        return False
+        """Take (or, after a lost connection, take again) the lock; True while this process leads."""
+        self._leading = self.store.try_lead(self.NAME)
+        return self._leading
 
     def release(self) -> None:
-        if self._handle is None:
-            return
-        if hasattr(self._handle, "fileno"):
-            self._handle.close()
-        else:  # unlock before the connection goes back to the pool, or the pool would hold it
-            self._handle.execute("SELECT pg_advisory_unlock(%s)", (LEADER_LOCK,))
-            self._handle.commit()
-            self.store._pool.putconn(self._handle)  # type: ignore[attr-defined]
-        self._handle = None
+        if self._leading:
+            self.store.release_lead(self.NAME)
+            self._leading = False
 
 
 class Vocabulary:
@@ -111,6 +87,9 @@ class GroupWatch:
                  min_score: float = DEFAULT_MIN_SCORE, clock: Callable[[], float] = time.time) -> None:
         self.store, self.window_s, self.top, self.min_score, self.clock = store, window_s, top, min_score, clock
         self.members: frozenset[str] = frozenset()
+        #: each flagged person's confidence (the highest of their blocks): the guard scales
+        #: the `coordinated_group` weight by it
+        self.confidence: dict[str, float] = {}
         self.vocab = {name: Vocabulary() for name in COLUMNS}
         self._ts = np.empty(0, dtype=np.float64)
         self._codes = {name: np.empty(0, dtype=np.int64) for name in COLUMNS}
@@ -166,14 +145,16 @@ class GroupWatch:
             c = self._codes
             action_log = ActionLog.from_arrays(c["actor"], c["target"], self._ts.astype(np.int64),
                                                {"ip": c["ip"], "device": c["device"]})
-            model = Ensemble(top=self.top, min_score=self.min_score).fit(action_log)
+            found = detect_all(action_log, top=self.top, min_score=self.min_score)
             now = self.clock()
-            for b in model.blocks_:
+            for b in found.blocks:
                 actors = self.vocab["actor"].decode(b.actors)
                 blocks.append(StoredBlock(block_id(actors), now, now, b.detector, round(b.score, 2),
                                           float(b.start), float(b.end), round(b.density, 4), b.events,
                                           actors, self.vocab["target"].decode(b.targets),
                                           self._readable(b.evidence)))
+        cleared = self.store.dismissals()  # staff reviewed these: not the same pattern again
+        blocks = [b for b in blocks if not any(same_pattern(b, d) for d in cleared)]
         self.store.replace_blocks(blocks)
         self.last_run = {"events": len(self), "blocks": len(blocks),
                          "seconds": round(time.perf_counter() - began, 3)}
@@ -190,7 +171,14 @@ class GroupWatch:
 
     def refresh(self) -> frozenset[str]:
         """Reload the members of the stored blocks (every process, leader or not)."""
-        self.members = self.store.block_members()
+        blocks = self.store.list_blocks(100_000)
+        weights: dict[str, float] = {}
+        for b in blocks:
+            c = float(b.evidence.get("confidence", 1.0))
+            for person in b.actors:
+                weights[person] = max(weights.get(person, 0.0), c)
+        self.confidence = weights
+        self.members = frozenset(weights)
         return self.members
 
     def run_once(self) -> None:

@@ -66,3 +66,33 @@ def replace_sql(mark: str) -> tuple[str, str, str]:
 
 def carry_detected_at(blocks: list[StoredBlock], before: dict[str, float]) -> list[StoredBlock]:
     return [replace(b, detected_at=before.get(b.id, b.detected_at)) for b in blocks]
+
+
+@dataclass(frozen=True, slots=True)
+class Dismissal:
+    """A block staff dismissed: who, why, and the pattern (members and targets) not to flag again."""
+
+    block_id: str
+    dismissed_at: float
+    dismissed_by: str
+    reason: str
+    actors: tuple[str, ...]
+    targets: tuple[str, ...]
+
+
+def same_pattern(block: StoredBlock, dismissed: Dismissal, share: float = 0.8) -> bool:
+    """Mostly the dismissed block's members on mostly its targets: the pattern staff cleared."""
+    actors, targets = set(block.actors), set(block.targets)
+    if not actors or not targets:
+        return False
+    return (len(actors & set(dismissed.actors)) >= share * len(actors)
+            and len(targets & set(dismissed.targets)) >= 0.5 * len(targets))
+
+
+def dismissal_row(d: Dismissal) -> tuple[Any, ...]:
+    return (d.block_id, d.dismissed_at, d.dismissed_by, d.reason, orjson.dumps(list(d.actors)).decode(),
+            orjson.dumps(list(d.targets)).decode())
+
+
+def dismissal_from_row(r: tuple[Any, ...]) -> Dismissal:
+    return Dismissal(r[0], float(r[1]), r[2], r[3], tuple(orjson.loads(r[4])), tuple(orjson.loads(r[5])))

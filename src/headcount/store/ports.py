@@ -21,7 +21,7 @@ from headcount.store.base import (
     ContactRecord,
     StoreHealth,
 )
-from headcount.store.blocks import StoredBlock
+from headcount.store.blocks import Dismissal, StoredBlock
 from headcount.store.turnout import TurnoutRow
 from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 
@@ -228,6 +228,14 @@ class Blocks(Protocol):
 
     def block_members(self) -> frozenset[str]:
         """Every person key in a current block."""
+        ...
+
+    def dismiss_block(self, block_id: str, who: str, reason: str, now: float) -> StoredBlock | None:
+        """Take a current block out (its members lose the reason) and keep it as reviewed."""
+        ...
+
+    def dismissals(self) -> list[Dismissal]:
+        """Every block staff dismissed."""
         ...
 
 

@@ -39,6 +39,14 @@ from headcount.store.base import (
     one_line,
     parse_hold_id,
 )
+from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
+from headcount.store.blocks import (
+    Dismissal,
+    StoredBlock,
+    block_from_row,
+    dismissal_from_row,
+    dismissal_row,
+)
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlbase import SqlStore, Statements
 from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
@@ -336,6 +344,27 @@ class PostgresStore(SqlStore):
                             windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
         return await asyncio.to_thread(self.link_and_hit, identities, now, keys, windows)
 
+    # staff review of blocks -------------------------------------------------------
+    def dismiss_block(self, block_id: str, who: str, reason: str, now: float) -> StoredBlock | None:
+        """Take a current block out (its members lose the reason) and keep it as reviewed."""
+        with self._conn() as conn, conn.transaction():
+            row = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = %s FOR UPDATE", (block_id,)).fetchone()
+            if row is None:
+                return None
+            block = block_from_row(row)
+            conn.execute("DELETE FROM blocks WHERE id = %s", (block_id,))
+            conn.execute("INSERT INTO block_review VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (block_id) DO UPDATE"
+                         " SET dismissed_at = EXCLUDED.dismissed_at, dismissed_by = EXCLUDED.dismissed_by,"
+                         " reason = EXCLUDED.reason",
+                         dismissal_row(Dismissal(block_id, now, who, reason, block.actors, block.targets)))
+            return block
+
+    def dismissals(self) -> list[Dismissal]:
+        """Every block staff dismissed."""
+        with self._conn() as conn:
+            rows = conn.execute("SELECT block_id, dismissed_at, dismissed_by, reason, actors, targets"
+                                " FROM block_review").fetchall()
+        return [dismissal_from_row(r) for r in rows]
 
 def _idem_params(idem: IdempotencyKey | None) -> tuple[str | None, str | None, str | None]:
     if idem is None:

@@ -55,6 +55,14 @@ from headcount.store.base import (
     check_lead_name,
     one_line,
 )
+from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
+from headcount.store.blocks import (
+    Dismissal,
+    StoredBlock,
+    block_from_row,
+    dismissal_from_row,
+    dismissal_row,
+)
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlbase import SqlStore, Statements
 from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
@@ -702,3 +710,27 @@ class SQLiteStore(SqlStore):
     async def alink_and_hit(self, identities: list[str], now: float, keys: list[str],
                             windows: tuple[int, ...]) -> tuple[str, dict[str, tuple[int, ...]]]:
         return await self._writer.submit_async(self._link_and_hit_op(identities, now, keys, windows))
+
+    # staff review of blocks -------------------------------------------------------
+    def dismiss_block(self, block_id: str, who: str, reason: str, now: float) -> StoredBlock | None:
+        """Take a current block out (its members lose the reason) and keep it as reviewed."""
+        found: list[StoredBlock] = []
+
+        def op(conn: sqlite3.Connection) -> None:
+            row = conn.execute(f"SELECT {BLOCK_COLUMNS} FROM blocks WHERE id = ?", (block_id,)).fetchone()
+            if row is None:
+                return
+            block = block_from_row(row)
+            conn.execute("DELETE FROM blocks WHERE id = ?", (block_id,))
+            conn.execute("INSERT OR REPLACE INTO block_review VALUES (?, ?, ?, ?, ?, ?)",
+                         dismissal_row(Dismissal(block_id, now, who, reason, block.actors, block.targets)))
+            found.append(block)
+
+        self.write(op)
+        return found[0] if found else None
+
+    def dismissals(self) -> list[Dismissal]:
+        """Every block staff dismissed."""
+        return [dismissal_from_row(r) for r in self._reader().execute(
+            "SELECT block_id, dismissed_at, dismissed_by, reason, actors, targets FROM block_review")]
+
