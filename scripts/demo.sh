@@ -3,5 +3,5 @@
 # on the embedded SQLite store at http://127.0.0.1:8000 (Ctrl-C stops it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-python3 -m pip install -q --disable-pip-version-check -e .
+source scripts/venv.sh ""   # a virtualenv of its own (./.venv, or $HEADCOUNT_VENV)
 exec headcount serve --demo "$@"

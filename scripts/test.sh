@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite on a fresh machine: installs what the tests need
-# (Debian's postgresql and chromium, the Python packages), starts a throwaway
+# (Debian's postgresql and chromium; the Python packages into a virtualenv of its
+# own, never the machine's Python), starts a throwaway
 # PostgreSQL on loopback, runs pytest, stops the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ if [ ${#need[@]} -gt 0 ]; then
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-python3 -m pip install -q --disable-pip-version-check -e '.[test,bench]'
+source scripts/venv.sh test,bench   # a virtualenv of its own (./.venv, or $HEADCOUNT_VENV)
 PG_PORT=${HEADCOUNT_TEST_PG_PORT:-54329}
 if ! [ -f "/tmp/headcount-test-pg-$PG_PORT/postmaster.pid" ] && \
    python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $PG_PORT)) != 0)"; then

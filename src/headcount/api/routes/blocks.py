@@ -40,7 +40,7 @@ class Dismiss(BaseModel):
     reason: str = Field(min_length=3, max_length=500, description="why staff cleared the block; audited")
 
 
-@router.post("/{block_id}/dismiss", responses=problem_responses(401, 403, 404, 422))
+@router.post("/{block_id}/dismiss", responses=problem_responses(400, 401, 403, 404, 422))
 async def dismiss_block(request: Request, principal: PrincipalDep, body: Dismiss,
                         block_id: str = PathParam(max_length=100)) -> Response:
     """Clear a block after review: its members lose `coordinated_group`, and the job does not
