@@ -61,7 +61,8 @@ class Headcount:
         self.challenges = ChallengeService(store, keyring, policy.challenge_ttl_s, policy.token_ttl_s)
         keeper = self._keep_contacts if settings.keep_contacts else None
         self.ledger = Ledger(store, guard, clock=clock, keep_contacts=keeper, challenges=self.challenges)
-        self.actions = ActionService(store, guard, keyring, clock=clock, challenges=self.challenges)
+        self.actions = ActionService(store, guard, keyring, budgets=policy.budgets, clock=clock,
+                                     challenges=self.challenges)
         self.groups = GroupWatch(store)
         #: the risk bands every view (API, dashboard, report, estimate) uses: the policy's
         self.bands = Bands.from_policy(policy)

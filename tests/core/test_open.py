@@ -91,6 +91,22 @@ def test_other_keys_for_a_store_are_refused(tmp_path: Path) -> None:
 
 @pytest.mark.postgres
 def test_postgres_keeps_its_key_ring_under_the_operator_secret(pg_url: str) -> None:
+    """In a database of its own: the suite's shared one was written under the suite's keys."""
+    import uuid
+
+    import psycopg
+
+    name = f"hc_keys_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        _kept_ring_round_trip(pg_url.rsplit("/", 1)[0] + "/" + name)
+    finally:
+        with psycopg.connect(pg_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _kept_ring_round_trip(pg_url: str) -> None:
     settings = Settings(secret_keys=None, operator_secret="operator-secret-for-tests")
     with headcount.open(pg_url, settings=settings) as hc:
         ring = hc.keyring

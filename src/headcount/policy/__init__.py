@@ -11,12 +11,15 @@ band named by `on_pass`, once. `[challenge]` sets how long a person has to pass
 
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+
+from headcount.policy.budgets import DEFAULT_BUDGETS, Budget
 
 
 class PolicyError(ValueError):
@@ -43,6 +46,18 @@ class FloodRule:
     min_seen: int = 100  # judged only once this many are in the window
 
 
+#: Every reason the guard and the service give; a weight for anything else is a typo.
+REASONS = frozenset({
+    "email_invalid", "email_disposable", "email_machine_made", "email_alias",
+    "phone_unparsable", "phone_impossible", "phone_invalid", "phone_voip", "phone_toll_free",
+    "phone_premium", "phone_shared_cost", "phone_pager", "phone_uan", "phone_unknown_type",
+    "phone_fictional", "ip_invalid", "ip_not_public", "ua_automation", "ua_missing", "no_contact",
+    "velocity_network", "velocity_phone_block", "pool_flooded", "coordinated_group",
+})
+TABLES = frozenset({"weights", "bands", "velocity", "challenge", "flood", "budgets"})
+BAND_KEYS = frozenset({"name", "below", "ttl_factor", "actor_cap", "deny", "challenge", "on_pass"})
+WINDOWS_S = {"minute": 60, "hour": 3600, "day": 86400}
+
 #: Verbs that count as registrations for velocity: a hold, and `register` through /v1/actions.
 REGISTRATION_VERBS = frozenset({"hold", "register"})
 CHALLENGE_TTL_RANGE = (10, 86400)
@@ -62,6 +77,8 @@ class Policy:
     challenge_ttl_s: int = 600  # how long a person has to pass a challenge
     token_ttl_s: int = 300  # how long the token a pass yields stays good (once)
     flood: FloodRule | None = None  # `[flood]`: flood mode (headcount.guard.flood); None: off
+    #: `[budgets]`: per person and verb, (limit, window) pairs; "*" for any other verb
+    budgets: dict[str, tuple[Budget, ...]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
 
     def weight(self, reasons: tuple[str, ...] | list[str]) -> float:
         """The reasons' summed weight (the score before it is squashed into [0, 1])."""
@@ -96,9 +113,18 @@ class Policy:
             data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as exc:
             raise PolicyError(f"{source}: not valid TOML: {exc}") from exc
+        unknown_tables = set(data) - TABLES
+        if unknown_tables:
+            raise PolicyError(f"{source}: [{sorted(unknown_tables)[0]}] is unknown; the tables are "
+                              f"{', '.join(sorted(TABLES))}")
         weights = data.get("weights", {})
         if not isinstance(weights, dict):
             raise PolicyError(f"{source}: [weights] must be a table")
+        for key in weights:
+            if key not in REASONS:
+                close = difflib.get_close_matches(key, sorted(REASONS), n=1)
+                hint = f" (did you mean {close[0]}?)" if close else ""
+                raise PolicyError(f"{source}: weights.{key} is not a reason headcount gives{hint}")
         for key, value in weights.items():
             if not isinstance(value, int | float) or isinstance(value, bool) or value < 0:
                 raise PolicyError(f"{source}: weights.{key} must be a number >= 0")
@@ -111,6 +137,9 @@ class Policy:
             where = f"{source}: bands[{i}]"
             if not isinstance(b, dict) or not isinstance(b.get("name"), str):
                 raise PolicyError(f"{where}.name must be a string")
+            unknown_keys = set(b) - BAND_KEYS
+            if unknown_keys:
+                raise PolicyError(f"{where}.{sorted(unknown_keys)[0]} is unknown; use {', '.join(sorted(BAND_KEYS))}")
             below = b.get("below")
             if below is not None:
                 if not isinstance(below, int | float) or not 0 < below <= 1 or below <= last_bound:
@@ -168,8 +197,9 @@ class Policy:
         if unknown:
             raise PolicyError(f"{source}: challenge.{sorted(unknown)[0]} is unknown; use ttl_s, token_ttl_s")
         flood = _flood_rule(data.get("flood"), weights, bands, source)
+        budgets = _budgets(data.get("budgets"), source)
         return cls({k: float(v) for k, v in weights.items()}, tuple(bands), velocity, verb_velocity,
-                   ttls["ttl_s"], ttls["token_ttl_s"], flood)
+                   ttls["ttl_s"], ttls["token_ttl_s"], flood, budgets)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Policy:
@@ -220,3 +250,26 @@ def _flood_rule(table: object, weights: dict[str, object], bands: list[Band], so
         raise PolicyError(f"{source}: weights.pool_flooded alone must score under bands[0].below "
                           f"({first.below}), or flood mode would move people with no reason out of it")
     return FloodRule(window, float(share), min_seen)
+
+
+def _budgets(table: object, source: str) -> dict[str, tuple[Budget, ...]]:
+    """`[budgets]`: `follow = {per_hour = 60, per_day = 400}`; verbs not named keep the defaults."""
+    budgets = dict(DEFAULT_BUDGETS)
+    if table is None:
+        return budgets
+    if not isinstance(table, dict):
+        raise PolicyError(f"{source}: [budgets] must be a table")
+    for verb, limits in table.items():
+        where = f"{source}: budgets.{verb}"
+        if not isinstance(limits, dict) or not limits:
+            raise PolicyError(f"{where} must be a table such as {{per_hour = 60, per_day = 400}}")
+        parsed = []
+        for key, value in limits.items():
+            window = WINDOWS_S.get(key.removeprefix("per_")) if key.startswith("per_") else None
+            if window is None:
+                raise PolicyError(f"{where}.{key} is unknown; use per_minute, per_hour, per_day")
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise PolicyError(f"{where}.{key} must be a whole number >= 1")
+            parsed.append(Budget(value, window))
+        budgets[verb] = tuple(sorted(parsed, key=lambda b: b.window_s))
+    return budgets
