@@ -137,3 +137,20 @@ def test_quoted_header_names_are_names(tmp_path: Path) -> None:
     (tmp_path / "q.csv").write_text('"actor","target","ts"\n"a","x",5\n"b","x",7\n')
     log = read_log(tmp_path / "q.csv")
     assert sorted(log.actor_labels.tolist()) == ["a", "b"] and log.ts.tolist() == [5, 7]
+
+
+def test_odd_files_are_one_line_errors(tmp_path: Path) -> None:
+    """A byte-order mark is read past; a huge timestamp and a binary file are errors naming why."""
+    from headcount.detect.log import LogError, read_log
+
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfactor,target,ts\na,b,100\nc,b,200\n")
+    assert len(read_log(bom)) == 2
+    huge = tmp_path / "huge.csv"
+    huge.write_text("actor,target,ts\na,b,1e30\n")
+    with pytest.raises(LogError, match="column 'ts': row 1: 1e.30 is not a time between 1970 and 9999"):
+        read_log(huge)
+    binary = tmp_path / "binary.csv"
+    binary.write_bytes(bytes(range(256)) * 4)
+    with pytest.raises(LogError, match="not a CSV file"):
+        read_log(binary)

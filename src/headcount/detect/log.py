@@ -64,6 +64,10 @@ def _first_bad_timestamp(array: pa.Array) -> tuple[int, str]:
     return 0, str(array[0])
 
 
+#: Unix seconds headcount accepts: 1970-01-01 up to the end of year 9999
+TS_MIN, TS_MAX = 0, 253_402_300_799
+
+
 def parse_timestamps(values: Any) -> np.ndarray:
     """Unix seconds (int64) from Unix numbers or ISO 8601 strings (no zone means UTC)."""
     array = values if isinstance(values, (pa.Array, pa.ChunkedArray)) else pa.array(values)
@@ -78,6 +82,11 @@ def parse_timestamps(values: Any) -> np.ndarray:
         if pa.types.is_floating(kind) and not np.isfinite(seconds).all():
             row = int(np.flatnonzero(~np.isfinite(seconds))[0])
             raise LogError(f"column 'ts': row {row + 1} is not a finite number")
+        out_of_range = (seconds < TS_MIN) | (seconds > TS_MAX)
+        if out_of_range.any():  # also keeps the cast to int64 below exact and warning-free
+            row = int(np.flatnonzero(out_of_range)[0])
+            raise LogError(f"column 'ts': row {row + 1}: {float(seconds[row]):g} is not a time between "
+                           "1970 and 9999 in Unix seconds")
         return np.floor(seconds).astype(np.int64)
     if pa.types.is_timestamp(kind):
         return pc.cast(array, pa.timestamp("s", tz=kind.tz)).cast(pa.int64()).to_numpy()
@@ -207,7 +216,18 @@ def _read_csv(path: Path) -> pa.Table:
     from pyarrow import csv
 
     with path.open("rb") as f:
-        header = f.readline()
+        header = f.readline(1 << 16)
+        sample = header + f.read(1 << 16)
+    if b"\x00" in sample:
+        raise LogError(f"{path}: this is not a CSV file (it has binary content); a log is CSV text or Parquet")
+    try:
+        sample.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start < len(sample) - 4:  # not just a character cut at the sample's end
+            raise LogError(f"{path}: this is not UTF-8 CSV text (byte {exc.start + 1}); "
+                           "a log is CSV text or Parquet") from None
+    bom = header.startswith(b"\xef\xbb\xbf")
+    header = header.removeprefix(b"\xef\xbb\xbf")  # a byte-order mark (Excel's UTF-8) is no part of a name
     if not header.strip():
         raise LogError(f"{path}: the first line is empty; expected a header actor,target,ts")
     # the header as the CSV reader will see it: quoted names ("actor") are names too
@@ -220,4 +240,5 @@ def _read_csv(path: Path) -> pa.Table:
     types = {n: pa.string() for n in names if n.strip().lower() != "ts"}
     options = csv.ConvertOptions(column_types=types, strings_can_be_null=False)
     return csv.read_csv(path, convert_options=options,
-                        read_options=csv.ReadOptions(block_size=16 << 20))
+                        read_options=csv.ReadOptions(block_size=16 << 20, skip_rows=1 if bom else 0,
+                                                     column_names=[n.strip() for n in names] if bom else None))
