@@ -71,7 +71,7 @@ class Postgres:
 
     def stop(self) -> None:
         subprocess.run([str(ROOT / "scripts" / "pg-server.sh"), "stop", str(self.port), self.dir],
-                       capture_output=True)
+                       capture_output=True, check=False)
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
@@ -103,8 +103,8 @@ def summary(rows: list[dict[str, Any]], store: str, took: float) -> str:
             ok = "" if w["pass"] is None else ("pass" if w["pass"] else "**miss**")
             lines.append(f"| {metric} | {bar_s} | {fmt(metric, w['value'])} | {ok} | {w['misses']}/{w['cells']} "
                          f"| `{w['cell']}` |")
-    lines += ["\n## every cell\n", "| half | cell | real served | fakes w/ tell | indist. (as real) | cart avg/peak "
-              "| flash refused | estimate err | victims lost | bars missed | top refusal of real people |",
+    lines += ["\n## every cell\n", ("| half | cell | real served | fakes w/ tell | indist. (as real) | cart avg/peak "
+                                    "| flash refused | estimate err | victims lost | bars missed | top refusal |"),
               "|---|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
         m = r["metrics"]

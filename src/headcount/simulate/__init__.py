@@ -4,6 +4,6 @@ from headcount.simulate.rally import Registrant, rally_population
 
 __all__ = ["Registrant", "rally_population"]
 
-from headcount.simulate import redteam  # noqa: E402  (the red-team grid: headcount.simulate.redteam)
+from headcount.simulate import redteam  # the red-team grid
 
 __all__ += ["redteam"]

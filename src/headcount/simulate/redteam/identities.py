@@ -34,15 +34,15 @@ OFFICE_DOMAINS = ["acme-logistics.com", "northwind-bank.de", "contoso-health.org
 COUNTRIES = ["US", "US", "US", "US", "DE", "GB", "FR", "IT", "ES", "NL", "PL", "CA"]
 BROWSERS = [
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
-    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-    "Version/17.{m} Mobile/15E148 Safari/604.1",
-    "Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{m} "
-    "Safari/605.1.15",
+    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+     "Version/17.{m} Mobile/15E148 Safari/604.1"),
+    ("Mozilla/5.0 (Macintosh; Intel Mac OS X 10_15_7) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.{m} "
+     "Safari/605.1.15"),
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
-    "Mozilla/5.0 (Linux; Android 14; Pixel {m}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile "
-    "Safari/537.36",
-    "Mozilla/5.0 (Linux; Android 13; SM-S91{m}B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile "
-    "Safari/537.36",
+    ("Mozilla/5.0 (Linux; Android 14; Pixel {m}) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile "
+     "Safari/537.36"),
+    ("Mozilla/5.0 (Linux; Android 13; SM-S91{m}B) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Mobile "
+     "Safari/537.36"),
 ]
 SCRIPTED_UAS = ["python-requests/2.31.0", "Mozilla/5.0 (X11; Linux x86_64) HeadlessChrome/120.0.0.0",
                 "curl/8.4.0", "Go-http-client/1.1"]
@@ -123,6 +123,7 @@ def mobile(rng: random.Random, region: str | None = None) -> str:
     over the numbering plan, not bunched in one block), in E.164."""
     region = region or rng.choice(COUNTRIES)
     example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    assert example is not None, f"phonenumbers has no example mobile for {region}"
     digits = str(example.national_number)
     for _ in range(200):
         if region in ("US", "CA"):
@@ -155,6 +156,7 @@ def virtual_number(rng: random.Random) -> str:
     kind = rng.choice([PhoneNumberType.TOLL_FREE, PhoneNumberType.VOIP])
     example = phonenumbers.example_number_for_type(region, kind) or \
         phonenumbers.example_number_for_type(region, PhoneNumberType.TOLL_FREE)
+    assert example is not None, f"phonenumbers has no example virtual number for {region}"
     return _e164(example)[:-3] + f"{rng.randint(0, 999):03d}"
 
 

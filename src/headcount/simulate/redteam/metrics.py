@@ -58,7 +58,7 @@ def cell_metrics(world: World, result: ReplayResult) -> dict[str, Any]:
         per_person[e.uid] = served
         by_kind.setdefault(e.kind, []).append(served)
         if not served:
-            reasons.update(r.reason or "not sent" for r in rs if r is None or not r.served)
+            reasons.update((r.reason if r else None) or "not sent" for r in rs if r is None or not r.served)
     n_real = max(1, len(real))
     m: dict[str, Any] = {
         "real_people": len(real), "fakes": len(world.fakes()), "capacity": world.capacity,

@@ -21,7 +21,7 @@ import asyncio
 import hashlib
 import time
 from collections import defaultdict
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -77,7 +77,7 @@ class ReplayResult:
 
 
 def _ts(iso: str) -> float:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+    return datetime.fromisoformat(iso).timestamp()  # Python 3.11 reads the trailing Z
 
 
 def _reason(status: int, body: dict[str, Any]) -> str:
@@ -139,7 +139,7 @@ class Replayer:
                         if r.status >= 500:
                             self.out.errors.append(f"{method} {path}: {r.status} {str(body)[:200]}")
                         return r.status, body if isinstance(body, dict) else {"items": body}
-                except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
+                except (TimeoutError, aiohttp.ClientError) as exc:
                     if attempt == 2:
                         self.out.errors.append(f"{method} {path}: {type(exc).__name__} {exc}")
                         return 599, {}
@@ -389,4 +389,4 @@ def replay(url: str, client_key: str, staff_key: str, world: World, **options: A
     return asyncio.run(Replayer(url, client_key, staff_key, world, **options).run())
 
 
-__all__ = ["HoldRecord", "ReplayResult", "Replayer", "Result", "replay", "replace", "verifies"]
+__all__ = ["HoldRecord", "ReplayResult", "Replayer", "Result", "replay", "verifies"]
