@@ -81,3 +81,35 @@ def shop(shoppers: int, products: int, activists: int, seed: int, out: str) -> N
                hoarded=min(25, products // 2), seed=seed)
     _write_log(log.table, out)
     click.echo(f"wrote {len(log):,} add-to-cart actions to {out} (hoarding group: {activists} accounts)")
+
+
+@simulate.command()
+@click.option("--cell", "pattern", default=None, help="a cell name pattern (see --list); all cells if omitted")
+@click.option("--half", default="both", show_default=True, type=click.Choice(["tune", "held_back", "both"]))
+@click.option("--list", "list_only", is_flag=True, help="print the cells with their half and stop")
+@click.option("--out", type=click.Path(dir_okay=False), help="file.jsonl: every entrant, labelled, one a line")
+def redteam(pattern: str | None, half: str, list_only: bool, out: str | None) -> None:
+    """The red-team grid's worlds: entrants labelled real/fake with operator, strategy and tell."""
+    from headcount.simulate.redteam import build, grid
+
+    cells = grid(half, pattern)
+    if not cells:
+        raise click.BadParameter(f"no cell matches {pattern!r}", param_hint="--cell")
+    if list_only or not out:
+        for h, c in cells:
+            click.echo(f"{h}\t{c.name}")
+        if not out:
+            return
+    n = 0
+    with open(str(out), "w") as f:
+        for h, c in cells:
+            world = build(c)
+            for pool, crowd in world.history:
+                for e in crowd:
+                    f.write(json.dumps({"cell": c.name, "half": h, "pool": pool.id, "history": True,
+                                        **e.to_dict()}) + "\n")
+                    n += 1
+            for e in world.entrants:
+                f.write(json.dumps({"cell": c.name, "half": h, "history": False, **e.to_dict()}) + "\n")
+                n += 1
+    click.echo(f"wrote {n:,} entrants of {len(cells)} cells to {out}")
