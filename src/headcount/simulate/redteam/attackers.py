@@ -29,7 +29,7 @@ def velocity_limits() -> dict[str, int]:
         from headcount.policy import Policy
 
         return {**DEFAULT_VELOCITY, **(Policy.load().velocity or {})}
-    except Exception:  # noqa: BLE001 - the attacker falls back to the published defaults
+    except Exception:
         return dict(DEFAULT_VELOCITY)
 
 
