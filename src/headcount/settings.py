@@ -52,6 +52,12 @@ class Settings(BaseSettings):
             return tuple(o.strip() for o in value.split(",") if o.strip())
         return value
 
+    @field_validator("secret_keys", "operator_secret", "store", "policy", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        """`HEADCOUNT_SECRET_KEYS=` (set but empty) means not configured, as in most tools."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @field_validator("default_region")
     @classmethod
     def _region(cls, value: str | None) -> str | None:

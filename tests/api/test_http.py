@@ -226,3 +226,19 @@ def test_fifty_aliases_of_one_mailbox_get_two_tickets(service: Service, uid: str
                                     json={"actor": {"email": f"{mailbox}+{i}@gmail.com"}}).status_code
                 for i in range(50)]
     assert statuses.count(201) == 2
+
+
+def test_docs_load_nothing_from_outside(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """/docs is Swagger UI from headcount's own assets: it works with no network."""
+    from fastapi.testclient import TestClient
+
+    from headcount.api.app import create_app
+    from headcount.store import open_store
+
+    with TestClient(create_app(open_store(f"sqlite:///{tmp_path / 'h.db'}"), sweep_interval=None,
+                               close_store=True)) as client:
+        page = client.get("/docs")
+        assert page.status_code == 200
+        assert "cdn" not in page.text.lower() and "https://" not in page.text
+        for asset in ("/docs-assets/swagger-ui-bundle.js", "/docs-assets/swagger-ui.css"):
+            assert client.get(asset).status_code == 200

@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from headcount import __version__
 from headcount.api.auth import KeyVerifier
+from headcount.api.docs import mount_docs
 from headcount.api.middleware import SecurityHeaders
 from headcount.api.problems import install_handlers
 from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy
@@ -81,7 +82,10 @@ def create_app(
         version=__version__,
         summary="Tell real people from fake crowds: holds ledger, risk and headcount.",
         lifespan=lifespan,
+        docs_url=None,  # served from local assets by mount_docs (FastAPI's page loads a CDN)
+        redoc_url=None,
     )
+    mount_docs(app)
     app.state.headcount = hc
     app.state.ledger = ledger
     app.state.store = store
