@@ -33,6 +33,7 @@ class Result(enum.StrEnum):
     ACTOR_LIMIT = "actor_limit"  # per-actor (per-person) limit reached
     DENIED = "denied"  # the guard refused the actor
     CHALLENGE = "challenge_required"  # refused until the person passes a challenge (never stored)
+    INVALID = "invalid_field"  # a field looks mistyped: the person is asked to correct it (never stored)
     NOT_FOUND = "not_found"
     EXISTS = "exists"  # pool id already taken
     BAD_STATE = "bad_state"  # e.g. confirming an expired or released hold
@@ -144,6 +145,7 @@ class HoldRequest:
     risk_score: float = 0.0
     risk_reasons: tuple[str, ...] = ()
     owner: str | None = None  # the client (API key or its application) the hold will belong to
+    graph_keys: tuple[str, ...] = ()  # the identity graph's keys of the request, recorded once held
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,14 +32,15 @@ def test_precision_and_recall_per_tactic() -> None:
         actor = ActorInfo(email=r.email, phone=r.phone, ip=r.ip, user_agent=r.user_agent, device=r.device)
         decision = guard.assess(actor, "p", r.ts)
         bands[r.tactic][str(decision.extra["band"])] += 1
-    denied_fake = sum(bands[t]["deny"] for t in TACTICS)
-    denied_real = bands["real"]["deny"]
-    precision = denied_fake / (denied_fake + denied_real)
-    recall = {t: bands[t]["deny"] / sum(bands[t].values()) for t in TACTICS}
+    # refused: denied, or asked to correct a likely typo (422: nothing is held until it is fixed)
+    refused = {t: counts["deny"] + counts["typo"] for t, counts in bands.items()}
+    denied_fake = sum(refused[t] for t in TACTICS)
+    precision = denied_fake / (denied_fake + refused["real"])
+    recall = {t: refused[t] / sum(bands[t].values()) for t in TACTICS}
     print("\n| tactic | n | denied (recall) | short hold | normal |\n|---|---|---|---|---|")
     for t in ["real", *TACTICS, OWN_IDENTITY]:
         n = sum(bands[t].values())
-        print(f"| {t} | {n} | {bands[t]['deny'] / n:.2f} | {bands[t]['short_hold'] / n:.2f} | {bands[t]['normal'] / n:.2f} |")
+        print(f"| {t} | {n} | {refused[t] / n:.2f} | {bands[t]['short_hold'] / n:.2f} | {bands[t]['normal'] / n:.2f} |")
     print(f"precision at the deny threshold: {precision:.3f}; real people with a normal hold: "
           f"{bands['real']['normal'] / sum(bands['real'].values()):.3f}")
     assert precision >= 0.99
@@ -116,7 +117,7 @@ def _linked_operators(population: list) -> list[str]:  # type: ignore[type-arg]
 
 def test_the_flood_replayed_through_the_ledger_leaves_fakes_a_sliver() -> None:
     """The bench's replay at an eighth of the size: real people get tickets, each linked
-    fake operator gets at most what one person may hold, and the fakes of the issue's
+    fake operator gets at most a household's worth, and the fakes of the issue's
     tactics hold under 5% of the seats, a tenth of what they get without risk signals."""
     from headcount.guard.identity import IdentityGuard
     from headcount.privacy.keyring import load_keyring
@@ -131,7 +132,9 @@ def test_the_flood_replayed_through_the_ledger_leaves_fakes_a_sliver() -> None:
     assert tickets["own_identity"] >= 0.99 * 100  # indistinguishable: they get what a person gets
     assert fake_tickets <= 0.05 * 19_200  # the issue's bar, on a smaller flood (the full one is bench/)
     linked = _linked_operators(population)  # their identities share a mailbox or a device: one person
-    assert len(linked) > 50 and max(operators[op] for op in linked) <= 2  # one person's limit
+    # a household's worth: a shared device's first four mailboxes may be a family's; past that,
+    # fan-out is risk ([graph] device_mailboxes), not one person's cap per mailbox
+    assert len(linked) > 50 and max(operators[op] for op in linked) <= 4
 
     baseline, _ = _replay(population, lambda store: IdentityGuard(load_keyring(), store))
     assert sum(baseline[t] for t in TACTICS) > 10 * fake_tickets

@@ -25,6 +25,7 @@ STATUS = {
     Result.CHALLENGE: 428,
     Result.NOT_FOUND: 404,
     Result.IDEMPOTENCY_MISMATCH: 422,
+    Result.INVALID: 422,
 }
 
 DETAIL = {
@@ -36,6 +37,7 @@ DETAIL = {
     Result.CHALLENGE: "pass the challenge, then repeat the request with its challenge_token",
     Result.NOT_FOUND: "no such resource",
     Result.IDEMPOTENCY_MISMATCH: "this Idempotency-Key was used with a different request",
+    Result.INVALID: "this looks mistyped: ask the person to correct it, then repeat the request",
 }
 
 
@@ -53,6 +55,8 @@ def _public_body(body: dict[str, Any]) -> dict[str, Any]:
     risk = out.get("risk")
     if isinstance(risk, dict):
         out["risk"] = {"score": float(risk.get("score", 0.0)), "reasons": list(risk.get("reasons", []))}
+        if isinstance(risk.get("details"), dict):  # the fan-out and memory reasons, in words
+            out["risk"]["details"] = {str(k): str(v) for k, v in risk["details"].items()}
     return out
 
 

@@ -13,19 +13,36 @@ like a registration farm, and a farm's registrations are not diluted by follows.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 from headcount.guard.flood import FloodWatch
+from headcount.guard.graph_risk import GraphJudgement, diverse_network, judge
 from headcount.guard.identity import IdentityGuard
 from headcount.policy import REGISTRATION_VERBS, Policy
 from headcount.privacy.keyring import KeyRing
 from headcount.signals import analyze_email, analyze_network, analyze_phone
+from headcount.signals.typos import Typo, email_typo, phone_typo
 from headcount.store.base import Store
+from headcount.store.graph import KeyView
 from headcount.types import ActorInfo, Decision
 
 #: velocity windows: the policy's `<kind>_per_<name>` limits, counted over the last `seconds`
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
 _SECONDS = tuple(WINDOWS.values())
+
+
+@dataclass
+class Analysis:
+    """What one actor's fields say, before the store is asked."""
+
+    keys: list[str] = field(default_factory=list)  # identity keys (linked into persons)
+    aux: list[str] = field(default_factory=list)  # graph-only keys: a mailbox's spelling, network, agent
+    reasons: list[str] = field(default_factory=list)
+    rate_keys: dict[str, str] = field(default_factory=dict)  # velocity keys by kind
+    rate_guards: dict[str, str] = field(default_factory=dict)  # kind -> identity that must be new to count
+    typo: Typo | None = None
 
 
 class SignalsGuard(IdentityGuard):
@@ -49,7 +66,8 @@ class SignalsGuard(IdentityGuard):
     def _group_reasons(self, actor_key: str) -> list[str]:
         return ["coordinated_group"] if actor_key in self.flagged() else []
 
-    def _conclude(self, person: str, reasons: list[str], pool_id: str, verb: str) -> Decision:
+    def _conclude(self, person: str, reasons: list[str], pool_id: str, verb: str,
+                  judged: GraphJudgement | None = None) -> Decision:
         """The decision once the person is known: group membership, then flood mode.
 
         A registration joins its pool's flood window as risky if its other reasons
@@ -57,57 +75,75 @@ class SignalsGuard(IdentityGuard):
         `pool_flooded`. The weight is summed once for both scores."""
         grouped = self._group_reasons(person)
         reasons += grouped
-        weight = self.policy.weight(reasons)
+        weight = self.policy.weight(reasons) + (judged.extra_weight if judged else 0.0)
+        trusted = judged is not None and judged.trusted
         if grouped:  # the block's confidence, not a flat weight, says how much membership counts
             weight -= self.policy.weights.get("coordinated_group", 0.0) * (1.0 - self.group_confidence(person))
         if self.floods is not None and verb in REGISTRATION_VERBS:
             flooded = self.floods.flooded(pool_id)
             bound = self.policy.bands[0].below
             self.floods.observe(pool_id, bound is not None and self.policy.score_of(weight) >= bound)
-            if flooded:
+            if flooded and not trusted:  # a person with confirmed holds and no lapses stays normal
                 reasons.append("pool_flooded")
                 weight += self.policy.weights.get("pool_flooded", 0.0)
-        return self._decision(person, reasons, self.policy.score_of(weight))
+        decision = self._decision(person, reasons, self.policy.score_of(weight))
+        if judged is not None and judged.details:
+            decision.extra["details"] = dict(judged.details)
+        return decision
 
     def _signals(self, actor: ActorInfo) -> tuple[list[str], list[str]]:
         """(identity keys, reasons) for an actor."""
-        keys, reasons, _ = self._analyze(actor)
-        return keys, reasons
+        a = self._analyze(actor)
+        return a.keys, a.reasons
 
-    def _analyze(self, actor: ActorInfo) -> tuple[list[str], list[str], dict[str, str]]:
-        """(identity keys, reasons, velocity keys by kind) for an actor."""
-        keys: list[str] = []
-        reasons: list[str] = []
-        rate_keys: dict[str, str] = {}
+    def _analyze(self, actor: ActorInfo) -> Analysis:
+        """Identity keys, reasons, velocity keys and graph keys of an actor, or the typo to ask about."""
+        a = Analysis()
         if actor.id:
-            keys.append(self._key("id", actor.id))
+            a.keys.append(self._key("id", actor.id))
         if actor.email:
             e = analyze_email(actor.email)
-            reasons.extend(e.reasons)
-            keys.append(self._key("email", e.canonical or actor.email.strip().lower()))
+            a.reasons.extend(e.reasons)
+            if not e.disposable:
+                a.typo = email_typo(actor.email)
+            a.keys.append(self._key("email", e.canonical or actor.email.strip().lower()))
+            if e.normalized:
+                a.aux.append(self._key("addr", e.normalized.lower()))
         if actor.phone:
             p = analyze_phone(actor.phone, self.default_region)
-            reasons.extend(p.reasons)
-            keys.append(self._key("tel", p.e164 or actor.phone.strip()))
+            a.reasons.extend(p.reasons)
+            tel = self._key("tel", p.e164 or actor.phone.strip())
+            a.keys.append(tel)
             if p.valid and p.e164:
-                rate_keys["phone_block"] = self._key("blk", p.e164[:-3])
+                a.rate_keys["phone_block"] = self._key("blk", p.e164[:-3])
+                a.rate_guards["phone_block"] = tel  # a block counts new numbers, not a family's one
+            elif a.typo is None:
+                a.typo = phone_typo(actor.phone, self.default_region)
         if actor.device:
-            keys.append(self._key("dev", actor.device))
+            a.keys.append(self._key("dev", actor.device))
         n = analyze_network(actor.ip, actor.user_agent)
-        reasons.extend(n.reasons)
+        a.reasons.extend(n.reasons)
         if n.network:
-            rate_keys["network"] = self._key("net", n.network)
+            net = self._key("net", n.network)
+            a.rate_keys["network"] = net
+            a.aux.append(net)
+        if actor.user_agent:
+            a.aux.append(self._key("ua", actor.user_agent.strip()[:512]))
         if not (actor.id or actor.email or actor.phone):
-            reasons.append("no_contact")
-        return keys, reasons, rate_keys
+            a.reasons.append("no_contact")
+        return a
 
     def _velocity_reasons(
-        self, rate_keys: dict[str, str], counts: dict[str, tuple[int, ...]], limits: dict[str, int]
+        self, rate_keys: dict[str, str], counts: dict[str, tuple[int, ...]], limits: dict[str, int],
+        views: dict[str, KeyView] | None = None,
     ) -> list[str]:
         reasons = []
         for kind, key in rate_keys.items():
             seen = counts.get(key, (0,) * len(WINDOWS))
             if any(n > limits.get(f"{kind}_per_{window}", 1 << 62) for window, n in zip(WINDOWS, seen, strict=True)):
+                if kind == "network" and views is not None and diverse_network(
+                        self.policy.graph, views.get(key), max(seen)):
+                    continue  # many different people behind one network: a carrier NAT, not a farm
                 reasons.append(f"velocity_{kind}")
         return reasons
 
@@ -137,30 +173,64 @@ class SignalsGuard(IdentityGuard):
             challenge=passed is not None, passed=passed,
         )
 
-    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
-        keys, reasons, rate_keys = self._analyze(actor)
-        plan = self._velocity_plan(verb, rate_keys)
+    def _plan(self, a: Analysis, verb: str) -> tuple[dict[str, str], dict[str, int], dict[str, str | None]]:
+        """(velocity keys by kind, their limits, velocity key -> identity that must be new)."""
+        plan = self._velocity_plan(verb, a.rate_keys)
         if plan is None:
-            return self._conclude(self.person(keys, actor, now), reasons, pool_id, verb)
-        rate_keys, limits = list(plan[0].values()), plan[1]
-        if keys:  # one write for both (the store is there: a plan needs it)
-            person, counts = self.store.link_and_hit(keys, now, rate_keys, _SECONDS)  # type: ignore[union-attr]
-        else:
-            counts = self.store.hit_velocity(rate_keys, now, _SECONDS)  # type: ignore[union-attr]
-            person = self.person(keys, actor, now)
-        reasons += self._velocity_reasons(plan[0], counts, limits)
-        return self._conclude(person, reasons, pool_id, verb)
+            return {}, {}, {}
+        keys, limits = plan
+        return keys, limits, {key: a.rate_guards.get(kind) for kind, key in keys.items()}
+
+    def _judge(self, a: Analysis, pool_id: str, verb: str, views: dict[str, KeyView],
+               counts: dict[str, tuple[int, ...]], keys: dict[str, str], limits: dict[str, int]) -> Decision:
+        """The decision from what the store said; its person is a guess until linking."""
+        reasons = list(a.reasons)
+        reasons += self._velocity_reasons(keys, counts, limits, views)
+        judged = judge(self.policy.graph, self.policy.weights, a.keys + a.aux, views)
+        reasons += judged.reasons
+        guess = next((views[k].person for k in a.keys if k in views and views[k].person), None)
+        person = guess or (min(a.keys) if a.keys else self.person([], ActorInfo(), 0.0))
+        return self._conclude(person, reasons, pool_id, verb, judged)
+
+    def _typo_decision(self, a: Analysis) -> Decision:
+        typo = a.typo
+        assert typo is not None
+        return Decision(actor_key="anonymous", score=0.0, reasons=(typo.reason,), allow=False,
+                        extra={"band": "typo", "typo": typo})
+
+    def _linked(self, decision: Decision, person: str, a: Analysis) -> Decision:
+        passed = dataclasses.replace(decision.passed, actor_key=person) if decision.passed else None
+        return dataclasses.replace(decision, actor_key=person, passed=passed,
+                                   extra={**decision.extra, "graph_keys": tuple(a.keys + a.aux)})
+
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
+        a = self._analyze(actor)
+        if a.typo is not None:
+            return self._typo_decision(a)
+        if self.store is None:
+            return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb)
+        keys, limits, guards = self._plan(a, verb)
+        views, counts = self.store.view_and_hit(a.keys + a.aux, now, guards, _SECONDS)
+        decision = self._judge(a, pool_id, verb, views, counts, keys, limits)
+        if not (decision.allow or decision.challenge):
+            return decision  # refused: the graph is left as it was
+        person = self.store.assign(a.keys, now) if a.keys else self.person([], actor, now)
+        return self._linked(decision, person, a)
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
-        keys, reasons, rate_keys = self._analyze(actor)
-        plan = self._velocity_plan(verb, rate_keys)
-        if plan is None:
-            return self._conclude(await self.aperson(keys, actor, now), reasons, pool_id, verb)
-        rate_keys, limits = list(plan[0].values()), plan[1]
-        if keys:  # one write for both (the store is there: a plan needs it)
-            person, counts = await self.store.alink_and_hit(keys, now, rate_keys, _SECONDS)  # type: ignore[union-attr]
+        a = self._analyze(actor)
+        if a.typo is not None:
+            return self._typo_decision(a)
+        if self.store is None:
+            return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb)
+        keys, limits, guards = self._plan(a, verb)
+        views, counts = await self.store.aview_and_hit(a.keys + a.aux, now, guards, _SECONDS)
+        decision = self._judge(a, pool_id, verb, views, counts, keys, limits)
+        if not (decision.allow or decision.challenge):
+            return decision  # refused: the graph is left as it was
+        known = {views[k].person for k in a.keys if k in views}
+        if a.keys and (None in known or len(known) != 1):  # new keys or several persons: link
+            person = await self.store.aassign(a.keys, now)
         else:
-            counts = await self.store.ahit_velocity(rate_keys, now, _SECONDS)  # type: ignore[union-attr]
-            person = await self.aperson(keys, actor, now)
-        reasons += self._velocity_reasons(plan[0], counts, limits)
-        return self._conclude(person, reasons, pool_id, verb)
+            person = known.pop() if known else self.person([], actor, now)
+        return self._linked(decision, person, a)

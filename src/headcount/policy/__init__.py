@@ -20,6 +20,7 @@ from importlib import resources
 from pathlib import Path
 
 from headcount.policy.budgets import DEFAULT_BUDGETS, Budget
+from headcount.policy.graph import GraphRule, GraphRuleError
 
 
 class PolicyError(ValueError):
@@ -53,8 +54,10 @@ REASONS = frozenset({
     "phone_premium", "phone_shared_cost", "phone_pager", "phone_uan", "phone_unknown_type",
     "phone_fictional", "ip_invalid", "ip_not_public", "ua_automation", "ua_missing", "no_contact",
     "velocity_network", "velocity_phone_block", "pool_flooded", "coordinated_group",
+    "identity_fanout_device", "identity_fanout_aliases", "identity_fanout_mailbox", "identity_fanout_number",
+    "abandoned_holds", "abandoned_repeatedly", "claims_verified", "trusted",
 })
-TABLES = frozenset({"weights", "bands", "velocity", "challenge", "flood", "budgets"})
+TABLES = frozenset({"weights", "bands", "velocity", "challenge", "flood", "budgets", "graph"})
 BAND_KEYS = frozenset({"name", "below", "ttl_factor", "actor_cap", "deny", "challenge", "on_pass"})
 WINDOWS_S = {"minute": 60, "hour": 3600, "day": 86400}
 
@@ -79,6 +82,8 @@ class Policy:
     flood: FloodRule | None = None  # `[flood]`: flood mode (headcount.guard.flood); None: off
     #: `[budgets]`: per person and verb, (limit, window) pairs; "*" for any other verb
     budgets: dict[str, tuple[Budget, ...]] = field(default_factory=lambda: dict(DEFAULT_BUDGETS))
+    #: `[graph]`: fan-out limits, network diversity, behaviour memory (headcount.policy.graph)
+    graph: GraphRule = field(default_factory=GraphRule)
 
     def weight(self, reasons: tuple[str, ...] | list[str]) -> float:
         """The reasons' summed weight (the score before it is squashed into [0, 1])."""
@@ -198,8 +203,12 @@ class Policy:
             raise PolicyError(f"{source}: challenge.{sorted(unknown)[0]} is unknown; use ttl_s, token_ttl_s")
         flood = _flood_rule(data.get("flood"), weights, bands, source)
         budgets = _budgets(data.get("budgets"), source)
+        try:
+            graph = GraphRule.from_table(data.get("graph"), source)
+        except GraphRuleError as exc:
+            raise PolicyError(str(exc)) from exc
         return cls({k: float(v) for k, v in weights.items()}, tuple(bands), velocity, verb_velocity,
-                   ttls["ttl_s"], ttls["token_ttl_s"], flood, budgets)
+                   ttls["ttl_s"], ttls["token_ttl_s"], flood, budgets, graph)
 
     @classmethod
     def load(cls, path: str | os.PathLike[str] | None = None) -> Policy:

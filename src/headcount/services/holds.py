@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from headcount.guard.identity import Guard, IdentityGuard
+from headcount.signals.typos import Typo
 from headcount.types import (
     ActorInfo,
     Decision,
@@ -92,12 +93,21 @@ class Ledger:
             if decision.refused is not None:
                 body["field"] = "challenge_token"
             return Outcome(Result.CHALLENGE, body)
+        typo = decision.extra.get("typo")
+        if isinstance(typo, Typo):  # a person to ask, not a risk: nothing was held or counted
+            asked: dict[str, object] = {"pool_id": pool_id, "field": typo.field, "reasons": [typo.reason]}
+            if typo.suggestion:
+                asked["suggestion"] = typo.suggestion
+            return Outcome(Result.INVALID, asked)
+        risk: dict[str, object] = {"score": decision.score, "reasons": list(decision.reasons)}
+        if decision.extra.get("details"):
+            risk["details"] = decision.extra["details"]
         if not decision.allow:
             return Outcome(
                 Result.DENIED,
-                {"pool_id": pool_id, "risk": {"score": decision.score, "reasons": list(decision.reasons)},
-                 "reasons": [*decision.reasons, "denied"]},
+                {"pool_id": pool_id, "risk": risk, "reasons": [*decision.reasons, "denied"]},
             )
+        graph_keys = decision.extra.get("graph_keys")
         return HoldRequest(
             pool_id=pool_id,
             quantity=quantity,
@@ -106,6 +116,7 @@ class Ledger:
             actor_cap=decision.actor_cap,
             risk_score=decision.score,
             risk_reasons=decision.reasons,
+            graph_keys=tuple(graph_keys) if isinstance(graph_keys, tuple) else (),
         )
 
     def hold(
@@ -124,8 +135,11 @@ class Ledger:
             return request
         request = dataclasses.replace(request, owner=owner)
         outcome = self.store.place_hold(request, now, idem)
-        if outcome.ok and not outcome.replayed and self.keep_contacts:
-            self.keep_contacts(request.actor_key, actor)
+        if outcome.ok and not outcome.replayed:
+            if request.graph_keys:
+                self.store.record_graph(request.graph_keys, str(outcome.body["hold_id"]))
+            if self.keep_contacts:
+                self.keep_contacts(request.actor_key, actor)
         return outcome
 
     async def ahold(
@@ -139,8 +153,11 @@ class Ledger:
             return request
         request = dataclasses.replace(request, owner=owner)
         outcome = await self.store.aplace_hold(request, now, idem)
-        if outcome.ok and not outcome.replayed and self.keep_contacts:
-            await asyncio.to_thread(self.keep_contacts, request.actor_key, actor)
+        if outcome.ok and not outcome.replayed:
+            if request.graph_keys:  # only an accepted hold changes the identity graph
+                await self.store.arecord_graph(request.graph_keys, str(outcome.body["hold_id"]))
+            if self.keep_contacts:
+                await asyncio.to_thread(self.keep_contacts, request.actor_key, actor)
         return outcome
 
     async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None,

@@ -183,14 +183,6 @@ RISK_BAND_SQL = (
 )
 
 
-def merge_persons(known: dict[str, str], identities: list[str]) -> tuple[str, set[str], list[str]]:
-    """Given known identity -> person, pick the person (the smallest, so every process
-    agrees), the other persons to fold into it and the identities still to add."""
-    persons = set(known.values())
-    person = min(persons) if persons else min(identities)
-    return person, persons - {person}, [i for i in identities if i not in known]
-
-
 def astuple_audit(e: AuditEntry) -> tuple[object, ...]:
     return (e.seq, e.ts, e.who, e.role, e.action, e.subject, e.reason, e.key_id, e.prev_mac, e.mac)
 

@@ -22,6 +22,7 @@ from headcount.store.base import (
     StoreHealth,
 )
 from headcount.store.blocks import Dismissal, StoredBlock
+from headcount.store.graph import KeyView, Verification
 from headcount.store.turnout import TurnoutRow
 from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 
@@ -162,6 +163,39 @@ class Identities(Protocol):
 
 
 @runtime_checkable
+class IdentityGraph(Protocol):
+    """Fan-out, behaviour memory and verified identities (`headcount.store.graph`)."""
+
+    def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+                     windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
+        """What the store knows of `keys`, and velocity counts after this request (one write)."""
+        ...
+
+    async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+                            windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]: ...
+
+    def graph_view(self, keys: Sequence[str], now: float) -> dict[str, KeyView]: ...
+
+    def assign(self, keys: list[str], now: float) -> str:
+        """The person of these keys, linked by `headcount.store.linking`'s rule."""
+        ...
+
+    async def aassign(self, keys: list[str], now: float) -> str: ...
+
+    def record_graph(self, keys: Sequence[str], hold_id: str) -> None:
+        """After an accepted hold only: new partners of its keys, and the hold for their memory."""
+        ...
+
+    async def arecord_graph(self, keys: Sequence[str], hold_id: str) -> None: ...
+
+    def issue_verification(self, identity: str, now: float, ttl_s: float = ...) -> Verification: ...
+
+    def confirm_verification(self, verification_id: str, code: str, now: float) -> Verification | str: ...
+
+    def person_verified(self, person: str) -> bool: ...
+
+
+@runtime_checkable
 class Challenges(Protocol):
     def create_challenge(self, record: ChallengeRecord) -> None: ...
 
@@ -280,9 +314,9 @@ class Meta(Protocol):
 
 @runtime_checkable
 class Store(Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts, Audit,
-            ApiKeys, Blocks, Turnout, LeaderLock, Meta, Protocol):
+            ApiKeys, Blocks, Turnout, LeaderLock, Meta, IdentityGraph, Protocol):
     """Persistence for pools, holds, API keys and the action log: every port at once."""
 
 
 PORTS: tuple[type, ...] = (Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts,
-                           Audit, ApiKeys, Blocks, Turnout, LeaderLock, Meta)
+                           Audit, ApiKeys, Blocks, Turnout, LeaderLock, Meta, IdentityGraph)

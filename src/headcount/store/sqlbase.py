@@ -28,7 +28,6 @@ from headcount.store.base import (
     challenge_from_row,
     challenge_sql,
     decide_budgets,
-    merge_persons,
     owns,
     parse_hold_id,
     same_token,
@@ -43,6 +42,7 @@ from headcount.store.blocks import (
     carry_detected_at,
     replace_sql,
 )
+from headcount.store.graph import GraphStore
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 from headcount.types import Hold, LightThresholds, Pool
 
@@ -149,7 +149,7 @@ def find_hold(rows: Sequence[Sequence[Any]], hold_id: str, owner: str | None) ->
     return None
 
 
-class SqlStore:
+class SqlStore(GraphStore):
     """The methods both backends implement alike, over the hooks below."""
 
     sql: Statements
@@ -348,16 +348,8 @@ class SqlStore:
         return persons.pop() if len(rows) == len(set(identities)) and len(persons) == 1 else None
 
     def _link_op(self, identities: list[str], now: float) -> Callable[[Conn], str]:
-        def op(conn: Conn) -> str:
-            # linking is rare next to holds: one lock keeps concurrent merges consistent
-            self._serialize(conn, "link")
-            known = dict(conn.execute(self.sql.identities_of(len(identities)), identities).fetchall())
-            person, others, new = merge_persons(known, identities)
-            self._many(conn, self.sql.identity_merge, [(person, other) for other in sorted(others)])
-            self._many(conn, self.sql.identity_insert, [(i, person, now) for i in new])
-            return person
-
-        return op
+        """Linking by `headcount.store.linking`'s rule (a shared device joins no household)."""
+        return self._assign_op(identities, now)
 
     def link_identities(self, identities: list[str], now: float) -> str:
         return self._write(self._link_op(identities, now))

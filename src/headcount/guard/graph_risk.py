@@ -1,0 +1,108 @@
+"""Risk from the identity graph: fan-out past what households show, and behaviour memory.
+
+Pure: it reads what the store knows of a request's keys (`KeyView`s) and the
+policy's `[graph]`, and says which reasons apply, how much weight they add past
+their base weight, and why, in words (`identity_fanout_device: 37 mailboxes`).
+
+Direction matters for who can be harmed. A device's fan-out is the requester's own
+doing (nobody else sends that device id). A mailbox or number can be typed by
+anyone, so its memory forgives one abandoned hold, and a verified one earns no
+fan-out at all: its owner proved it, and others naming it are charged apart.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from headcount.policy.graph import GraphRule
+from headcount.store.graph import KeyView
+from headcount.store.linking import kind_of
+
+#: (subject kind, partner kind, GraphRule field with the limit, reason, noun)
+FANOUT = (
+    ("dev", "email", "device_mailboxes", "identity_fanout_device", "mailboxes"),
+    ("dev", "tel", "device_numbers", "identity_fanout_device", "numbers"),
+    ("dev", "id", "device_mailboxes", "identity_fanout_device", "accounts"),
+    ("email", "addr", "mailbox_spellings", "identity_fanout_aliases", "spellings"),
+    ("email", "dev", "mailbox_devices", "identity_fanout_mailbox", "devices"),
+    ("tel", "dev", "number_devices", "identity_fanout_number", "devices"),
+    ("tel", "email", "number_mailboxes", "identity_fanout_number", "mailboxes"),
+)
+TYPED = frozenset({"email", "tel", "id"})
+
+
+@dataclass
+class GraphJudgement:
+    reasons: list[str] = field(default_factory=list)
+    extra_weight: float = 0.0  # on top of the reasons' base weights
+    details: dict[str, str] = field(default_factory=dict)
+    trusted: bool = False
+
+
+def _count(view: KeyView, partner: str | None, kind: str) -> int:
+    """Distinct partners of `kind` the key has once this request's one is counted."""
+    n = view.partners.get(kind, 0)
+    return n + (1 if partner is not None and partner not in view.linked else 0)
+
+
+def judge(rule: GraphRule, weights: Mapping[str, float], keys: list[str],
+          views: Mapping[str, KeyView]) -> GraphJudgement:
+    out = GraphJudgement()
+    by_kind: dict[str, str] = {}
+    for k in keys:
+        by_kind.setdefault(kind_of(k), k)
+    worst: dict[str, tuple[float, str]] = {}
+    for subject, partner_kind, limit_name, reason, noun in FANOUT:
+        key = by_kind.get(subject)
+        view = views.get(key) if key else None
+        if view is None or (subject in TYPED and view.verified):
+            continue
+        limit = getattr(rule, limit_name)
+        n = _count(view, by_kind.get(partner_kind), partner_kind)
+        if limit and n > limit:
+            extra = weights.get(reason, 0.0) * rule.growth * math.log2(n / limit)
+            if reason not in worst or extra > worst[reason][0]:
+                worst[reason] = (extra, f"{n} {noun}")
+    for reason, (extra, detail) in worst.items():
+        out.reasons.append(reason)
+        out.extra_weight += extra
+        out.details[reason] = detail
+    # memory: the device in full; a typed mailbox or number forgives one (anyone may type it)
+    abandoned = confirmed = 0
+    for k, view in views.items():
+        kind = kind_of(k)
+        if kind == "dev" or (kind in TYPED and view.verified):
+            abandoned, confirmed = max(abandoned, view.abandoned), max(confirmed, view.confirmed)
+        elif kind in TYPED:
+            abandoned = max(abandoned, view.abandoned - 1)
+    if rule.abandoned_cooldown and abandoned >= rule.abandoned_cooldown:
+        out.reasons.append("abandoned_repeatedly")
+        out.details["abandoned_repeatedly"] = f"{abandoned} holds left to lapse"
+    elif rule.abandoned_short and abandoned >= rule.abandoned_short:
+        out.reasons.append("abandoned_holds")
+        out.details["abandoned_holds"] = f"{abandoned} holds left to lapse"
+    out.trusted = (rule.trusted_after > 0 and confirmed >= rule.trusted_after and confirmed > abandoned
+                   and not worst)
+    # a verified mailbox or number named without a device its owner used
+    device = by_kind.get("dev")
+    for k in keys:
+        view = views.get(k)
+        if (view is not None and view.verified and kind_of(k) in TYPED and view.partners.get("dev", 0)
+                and (device is None or device not in view.linked)):
+            out.reasons.append("claims_verified")
+            out.details["claims_verified"] = f"someone's verified {'mailbox' if kind_of(k) == 'email' else 'number'}"
+            break
+    return out
+
+
+def diverse_network(rule: GraphRule, view: KeyView | None, registrations: int) -> bool:
+    """Whether the people behind a network differ enough that its volume is not a farm's."""
+    if view is None:
+        return False
+    n = registrations - rule.network_slack
+    if n <= 0:
+        return True
+    devices, agents = view.partners.get("dev", 0), view.partners.get("ua", 0)
+    return devices >= rule.network_device_share * n and agents >= rule.network_agent_share * n
