@@ -24,6 +24,7 @@ from headcount.services.challenges import ChallengeService
 from headcount.services.detection import GroupWatch
 from headcount.services.headcount import PoolHeadcount, pool_headcount
 from headcount.services.holds import Ledger
+from headcount.services.verifications import VerificationService
 from headcount.settings import Settings, load_settings
 from headcount.store import open_store
 from headcount.store.base import Store
@@ -59,8 +60,11 @@ class Headcount:
                      else SignalsGuard(keyring, store, policy, default_region=settings.default_region or "DE"))
         self.guard = guard
         self.challenges = ChallengeService(store, keyring, policy.challenge_ttl_s, policy.token_ttl_s)
+        key = (guard if isinstance(guard, IdentityGuard) else IdentityGuard(keyring)).key
+        self.verifications = VerificationService(store, key, settings.default_region or "DE", clock)
         keeper = self._keep_contacts if settings.keep_contacts else None
-        self.ledger = Ledger(store, guard, clock=clock, keep_contacts=keeper, challenges=self.challenges)
+        self.ledger = Ledger(store, guard, clock=clock, keep_contacts=keeper, challenges=self.challenges,
+                             confirm_requires_verified=policy.graph.confirm_requires_verified)
         self.actions = ActionService(store, guard, keyring, budgets=policy.budgets, clock=clock,
                                      challenges=self.challenges)
         self.groups = GroupWatch(store)

@@ -19,7 +19,7 @@ from headcount.api.auth import KeyVerifier
 from headcount.api.docs import mount_docs
 from headcount.api.middleware import SecurityHeaders
 from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy
+from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy, verifications
 from headcount.core import Headcount
 from headcount.core import open as headcount_open
 from headcount.guard.identity import Guard
@@ -92,6 +92,7 @@ def create_app(
     app.state.groups = watch
     app.state.actions = hc.actions
     app.state.challenges = hc.challenges
+    app.state.verifications = hc.verifications
     app.state.keyring = hc.keyring
     app.state.settings = settings
     app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
@@ -100,6 +101,7 @@ def create_app(
     app.include_router(holds.router)
     app.include_router(actions.router)
     app.include_router(challenges.router)
+    app.include_router(verifications.router)
     app.include_router(privacy.router)
     app.include_router(blocks.router)
     mount_dashboard(app)

@@ -54,6 +54,10 @@ class IdentityGuard:
         mac = hmac.digest(secret, f"{kind}\x1f{value}".encode(), "sha256")
         return f"{kind}:{key_id}:{base64.urlsafe_b64encode(mac[:18]).decode()}"
 
+    def key(self, kind: str, value: str) -> str:
+        """The pseudonym of one identifier (as the guard keys it; verification uses it too)."""
+        return self._key(kind, value)
+
     def identities(self, actor: ActorInfo) -> list[str]:
         values = (actor.id, actor.email.lower() if actor.email else None, actor.phone, actor.device)
         return [self._key(kind, v) for kind, v in zip(self.LINKED_KINDS, values, strict=True) if v]

@@ -104,8 +104,7 @@ class SignalsGuard(IdentityGuard):
         if actor.email:
             e = analyze_email(actor.email)
             a.reasons.extend(e.reasons)
-            if not e.disposable:
-                a.typo = email_typo(actor.email)
+            a.typo = email_typo(actor.email)  # before disposable: typo domains are often listed as such
             a.keys.append(self._key("email", e.canonical or actor.email.strip().lower()))
             if e.normalized:
                 a.aux.append(self._key("addr", e.normalized.lower()))

@@ -42,6 +42,7 @@ class Ledger:
         clock: Callable[[], float] = time.time,
         keep_contacts: Callable[[str, ActorInfo], None] | None = None,
         challenges: ChallengeService | None = None,
+        confirm_requires_verified: bool = False,
     ) -> None:
         self.store = store
         self.guard: Guard = guard or IdentityGuard()
@@ -50,6 +51,8 @@ class Ledger:
         self.keep_contacts = keep_contacts
         #: issues and checks challenges; without it a challenge band denies
         self.challenges = challenges
+        #: double opt-in (`[graph] confirm_requires_verified`): only a verified person confirms
+        self.confirm_requires_verified = confirm_requires_verified
 
     def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
         return self.store.create_pool(spec, self.clock(), idem)
@@ -163,9 +166,23 @@ class Ledger:
     async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None,
                       owner: str | None = None) -> Outcome:
         """confirm, release or extend, for the async HTTP service (`owner`: only that client's holds)."""
+        if action == "confirm" and self.confirm_requires_verified:
+            refused = await asyncio.to_thread(self._unverified, hold_id, owner)
+            if refused is not None:
+                return refused
         return await self.store.achange_hold(hold_id, action, self.clock(), idem, owner=owner)
 
+    def _unverified(self, hold_id: str, owner: str | None) -> Outcome | None:
+        """The refusal of a confirmation under double opt-in, or None when it may go ahead."""
+        hold = self.store.get_hold(hold_id, owner=owner)
+        if hold is None or hold.status != "held" or self.store.person_verified(hold.actor_key):
+            return None  # the store answers unknown and finished holds as always
+        return Outcome(Result.BAD_STATE, {"hold_id": hold_id, "field": "hold_id",
+                                          "reasons": ["verification_required"]})
+
     def confirm(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
+        if self.confirm_requires_verified and (refused := self._unverified(hold_id, owner)) is not None:
+            return refused
         return self.store.confirm_hold(hold_id, self.clock(), idem, owner=owner)
 
     def release(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
