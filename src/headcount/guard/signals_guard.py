@@ -25,7 +25,7 @@ from headcount.privacy.keyring import KeyRing
 from headcount.signals import analyze_email, analyze_network, analyze_phone
 from headcount.signals.typos import Typo, email_typo, phone_typo
 from headcount.store.base import Store
-from headcount.store.graph import KeyView
+from headcount.store.graph import Guard, KeyView
 from headcount.types import ActorInfo, Decision
 
 #: velocity windows: the policy's `<kind>_per_<name>` limits, counted over the last `seconds`
@@ -41,7 +41,7 @@ class Analysis:
     aux: list[str] = field(default_factory=list)  # graph-only keys: a mailbox's spelling, network, agent
     reasons: list[str] = field(default_factory=list)
     rate_keys: dict[str, str] = field(default_factory=dict)  # velocity keys by kind
-    rate_guards: dict[str, str] = field(default_factory=dict)  # kind -> identity that must be new to count
+    rate_guards: dict[str, Guard] = field(default_factory=dict)  # kind -> what must be new for a hit to count
     typo: Typo | None = None
 
 
@@ -126,6 +126,8 @@ class SignalsGuard(IdentityGuard):
             net = self._key("net", n.network)
             a.rate_keys["network"] = net
             a.aux.append(net)
+            if a.keys:  # a network counts people new to it, not one buyer's several products
+                a.rate_guards["network"] = (next((k for k in a.keys if k.startswith("dev:")), a.keys[0]), net)
         if actor.user_agent:
             a.aux.append(self._key("ua", actor.user_agent.strip()[:512]))
         if not (actor.id or actor.email or actor.phone):
@@ -172,7 +174,7 @@ class SignalsGuard(IdentityGuard):
             challenge=passed is not None, passed=passed,
         )
 
-    def _plan(self, a: Analysis, verb: str) -> tuple[dict[str, str], dict[str, int], dict[str, str | None]]:
+    def _plan(self, a: Analysis, verb: str) -> tuple[dict[str, str], dict[str, int], dict[str, Guard]]:
         """(velocity keys by kind, their limits, velocity key -> identity that must be new)."""
         plan = self._velocity_plan(verb, a.rate_keys)
         if plan is None:

@@ -79,9 +79,12 @@ def phone_typo(raw: str, default_region: str = "DE") -> Typo | None:
     national, cc = str(number.national_number), number.country_code
     if not 4 <= len(national) <= 14:
         return None
+    # A number's validity turns on its prefix and its length, so a digit dropped or doubled
+    # anywhere after the prefix is found by mending the end: one digit appended (10 tries)
+    # or one digit removed at each position (at most 14), not every insertion (up to 150).
+    longer = (national + d for d in "0123456789")
     shorter = (national[:i] + national[i + 1:] for i in range(len(national)))
-    longer = (national[:i] + d + national[i:] for i in range(len(national) + 1) for d in "0123456789")
-    if any(_valid(cc, n) for n in shorter) or any(_valid(cc, n) for n in longer):
+    if any(_valid(cc, n) for n in longer) or any(_valid(cc, n) for n in shorter):
         return Typo("actor.phone", "phone_typo")
     return None
 

@@ -60,6 +60,18 @@ class Verification:
     confirmed_at: float | None = None
 
 
+#: a velocity key's condition: None (always counts), an identity that must be new, or
+#: (identity, within): the identity must be new next to `within` (a person new to a network)
+Guard = str | tuple[str, str] | None
+
+
+def _device_pairs(keys: Sequence[str]) -> list[tuple[str, str]]:
+    """(device, partner) for every other key of a request: only its owner sends a device id,
+    so its attempts may count at once, refused or not, without harming anyone else."""
+    devices = [k for k in keys if kind_of(k) == "dev"]
+    return [(d, k) for d in devices for k in dict.fromkeys(keys) if kind_of(k) != "dev"]
+
+
 def _code_hash(verification_id: str, code: str) -> str:
     return hashlib.sha256(f"{verification_id}\x1f{code}".encode()).hexdigest()
 
@@ -108,14 +120,28 @@ class GraphStore:
     def graph_view(self, keys: Sequence[str], now: float) -> dict[str, KeyView]:
         return self._read(lambda conn: self._view(conn, keys, now))  # type: ignore[no-any-return]
 
-    def _view_and_hit_op(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+    def _view_and_hit_op(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
                          windows: tuple[int, ...]) -> Callable[[Conn], tuple[dict[str, KeyView],
                                                                              dict[str, tuple[int, ...]]]]:
         """The view of `keys`, then a velocity hit for each rate key whose guard key (if any) is new."""
 
+        device_pairs = _device_pairs(keys)
+
+        def new(guard: Guard, view: dict[str, KeyView], added: set[tuple[str, str]]) -> bool:
+            if guard is None:
+                return True
+            if isinstance(guard, str):
+                return view.get(guard, KeyView()).person is None
+            key, within = guard  # new next to `within`: the pair is new now, or neither lists the other
+            if (key, within) in added:
+                return True
+            return key not in view.get(within, KeyView()).linked and within not in view.get(key, KeyView()).linked
+
         def op(conn: Conn) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
+            # a device's own attempts count first, so a burst from one device sees itself grow
+            added = self._add_pairs(conn, device_pairs)
             view = self._view(conn, keys, now)
-            hit = [k for k, guard in rate_keys.items() if guard is None or view.get(guard, KeyView()).person is None]
+            hit = [k for k, guard in rate_keys.items() if new(guard, view, added)]
             minute = int(now // 60)
             self._many(conn, self.sql.velocity_hit, [(k, minute) for k in hit])
             sql = velocity_sql(windows, self.sql.mark)
@@ -125,7 +151,7 @@ class GraphStore:
 
         return op
 
-    def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+    def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
                      windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
         """One write: what the store knows of `keys`, and the velocity counts after this request.
 
@@ -133,7 +159,7 @@ class GraphStore:
         (a number block counts new numbers, not a family's repeated one), or None."""
         return self._write(self._view_and_hit_op(keys, now, rate_keys, windows))  # type: ignore[no-any-return]
 
-    async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+    async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
                             windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
         return await self._awrite(self._view_and_hit_op(keys, now, rate_keys, windows))  # type: ignore[no-any-return]
 
@@ -169,19 +195,27 @@ class GraphStore:
         return await self._awrite(self._assign_op(keys, now))  # type: ignore[no-any-return]
 
     # fan-out and memory ----------------------------------------------------------
+    def _add_pairs(self, conn: Conn, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
+        """Each pair not seen before adds one to its first key's count of partners of that kind;
+        the pairs that were new."""
+        m = self.sql.mark
+        added: set[tuple[str, str]] = set()
+        for a, b in pairs:
+            cur = conn.execute(f"INSERT INTO identity_pairs (a, b) VALUES ({m}, {m}) ON CONFLICT DO NOTHING", (a, b))
+            if cur.rowcount == 1:
+                added.add((a, b))
+                conn.execute(f"INSERT INTO identity_facts (identity, fact, n) VALUES ({m}, {m}, 1)"
+                             " ON CONFLICT (identity, fact) DO UPDATE SET n = identity_facts.n + 1",
+                             (a, f"p:{kind_of(b)}"))
+        return added
+
     def _record_op(self, keys: Sequence[str], token: str) -> Callable[[Conn], None]:
         keys = list(dict.fromkeys(keys))
         pairs = [(a, b) for a in keys if kind_of(a) in SUBJECTS for b in keys if kind_of(b) != kind_of(a)]
         m = self.sql.mark
 
         def op(conn: Conn) -> None:
-            for a, b in pairs:
-                cur = conn.execute(f"INSERT INTO identity_pairs (a, b) VALUES ({m}, {m}) ON CONFLICT DO NOTHING",
-                                   (a, b))
-                if cur.rowcount == 1:
-                    conn.execute(f"INSERT INTO identity_facts (identity, fact, n) VALUES ({m}, {m}, 1)"
-                                 " ON CONFLICT (identity, fact) DO UPDATE SET n = identity_facts.n + 1",
-                                 (a, f"p:{kind_of(b)}"))
+            self._add_pairs(conn, pairs)
             self._many(conn, f"INSERT INTO hold_keys (identity, token) VALUES ({m}, {m}) ON CONFLICT DO NOTHING",
                        [(k, token) for k in keys if kind_of(k) in REMEMBERED])
 

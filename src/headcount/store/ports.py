@@ -22,7 +22,7 @@ from headcount.store.base import (
     StoreHealth,
 )
 from headcount.store.blocks import Dismissal, StoredBlock
-from headcount.store.graph import KeyView, Verification
+from headcount.store.graph import Guard, KeyView, Verification
 from headcount.store.turnout import TurnoutRow
 from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 
@@ -166,12 +166,12 @@ class Identities(Protocol):
 class IdentityGraph(Protocol):
     """Fan-out, behaviour memory and verified identities (`headcount.store.graph`)."""
 
-    def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+    def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
                      windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
         """What the store knows of `keys`, and velocity counts after this request (one write)."""
         ...
 
-    async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, str | None],
+    async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
                             windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]: ...
 
     def graph_view(self, keys: Sequence[str], now: float) -> dict[str, KeyView]: ...
