@@ -234,16 +234,79 @@ def estimate_headcount(current: BandCounts, history: Sequence[BandCounts] = (), 
     if not used:
         return _from_prior(bands, current, capacity, level, prior)
 
-    n = np.stack([h.registered for h in used])
-    y = np.stack([h.checked_in for h in used])  # type: ignore[misc]
-    prior_rates = prior.mean_band_rates(bands.mid)
+    if current.has_history_evidence and all(h.has_history_evidence for h in used):
+        return _from_history(bands, current, used, capacity, level, prior, evidence=True)
+    return _from_history(bands, current, used, capacity, level, prior, evidence=False)
+
+
+# tuning knobs (fixed before the held-back runs; see docs/estimate.md)
+RETURNING_ODDS_SHIFT = 4.0  # a returning seat's log fake odds sit this far below its band's
+COVARIATE = "flagged"
+INTERVAL = "sqrt"
+
+
+def _strata(bands: Bands, c: BandCounts, evidence: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Seats, check-ins and sums of squares per stratum: bands, or bands x (new, returning)."""
+    if not evidence:
+        return c.registered, c.checked_in, c.sum_sq  # type: ignore[return-value]
+    ret = c.returning
+    assert ret is not None
+    n = np.concatenate([c.registered - ret, ret])
+    frac = np.divide(ret, c.registered, out=np.zeros_like(ret), where=c.registered > 0)
+    sq = np.concatenate([c.sum_sq * (1 - frac), c.sum_sq * frac])  # type: ignore[operator]
+    y = None
+    if c.checked_in is not None:
+        rc = c.returning_checked_in
+        assert rc is not None
+        y = np.concatenate([c.checked_in - rc, rc])
+    return np.maximum(n, 0.0), None if y is None else np.maximum(y, 0.0), np.maximum(sq, 0.0)
+
+
+CLEAN_GUESS = 0.3  # share of fakes taken to look clean when reading a pool's fake odds
+FLOOD_READ = "fake_odds"  # or "flagged" (the model before the split)
+
+
+def _real_flagged(bands: Bands, used: list[BandCounts]) -> float:
+    """Share of real people in flagged bands: read off the earlier pools' check-ins (all real)."""
+    came = np.sum([h.checked_in for h in used], axis=0)  # type: ignore[arg-type]
+    total = float(came.sum())
+    return float(came[bands.flagged].sum() / total) if total > 0 else 0.0
+
+
+def _covariate(bands: Bands, c: BandCounts, evidence: bool, phi: float = 0.0) -> float:
+    flag = flagged_share(bands, c)
+    if FLOOD_READ == "fake_odds" and not evidence:
+        # flagged share g = f (1 - c) + (1 - f) phi: solve for the fake share f
+        flag = (flag - phi) / max(1.0 - CLEAN_GUESS - phi, 1e-3)
+    if not evidence or COVARIATE == "flagged":
+        return float(_logit(flag))
+    new = 1.0 - float(c.returning.sum()) / c.total if c.total > 0 else 0.0  # type: ignore[union-attr]
+    if COVARIATE == "new":
+        return float(_logit(new))
+    return float(0.5 * (_logit(flag) + _logit(new)))
+
+
+def _from_history(bands: Bands, current: BandCounts, used: list[BandCounts], capacity: int | None,
+                  level: float, prior: Prior, *, evidence: bool) -> HeadcountEstimate:
+    k = len(bands)
+    parts_ = [_strata(bands, h, evidence) for h in used]
+    n = np.stack([p[0] for p in parts_])
+    y = np.stack([p[1] for p in parts_])  # type: ignore[misc]
+    band_prior = prior.mean_band_rates(bands.mid)
+    lam_band = _logit(bands.mid)
+    if evidence:
+        prior_rates = np.concatenate([band_prior, np.full(k, prior.show_rate)])
+        lam0 = np.concatenate([lam_band, lam_band - RETURNING_ODDS_SHIFT])
+    else:
+        prior_rates, lam0 = band_prior, lam_band
     _, _, shrunk = shrink_band_rates(n, y, prior_rates)
 
-    x = _logit(np.array([flagged_share(bands, h) for h in used]))
-    x0 = float(_logit(flagged_share(bands, current)))
-    n0 = current.registered
+    phi = _real_flagged(bands, used)
+    x = np.array([_covariate(bands, h, evidence, phi) for h in used])
+    x0 = _covariate(bands, current, evidence, phi)
+    n0, _, sq0 = _strata(bands, current, evidence)
     w0 = n0 / n0.sum()
-    fit = _RealShareFit.fit(shrunk, x, x0, _logit(bands.mid), prior)
+    fit = _RealShareFit.fit(shrunk, x, x0, lam0, prior)
     rates = fit.rates
     t_q = float(stats.t.ppf(0.5 + level / 2.0, fit.dof))
     z_q = float(stats.norm.ppf(0.5 + level / 2.0))
@@ -255,11 +318,21 @@ def estimate_headcount(current: BandCounts, history: Sequence[BandCounts] = (), 
     var_odds = float((w0**2) @ fit.odds_var)  # not knowing how fake-laden each band is
     rate_half = t_q * np.sqrt(fit.band_s2 * (1.0 + fit.leverage) + fit.odds_var)
     mean = float(rates @ n0)
-    chance = float((rates * (1.0 - rates)) @ current.sum_sq)
+    chance = float((rates * (1.0 - rates)) @ sq0)
     seats = float(n0.sum())
     pool_sd = seats * math.sqrt(s2_total)
     pool_half = t_q * seats * math.sqrt(s2_total * (1.0 + lev) + var_odds)
     half = math.sqrt(pool_half**2 + z_q**2 * chance)
+    if evidence and COMBINE:
+        mean, half = _combine_with_ratio(n, y, n0, rates, fit, w0, mean, half, chance, t_q, z_q, k)
+    if INTERVAL == "log" and mean > 0:
+        c = half / mean
+        lo, hi = mean * math.exp(-c), mean * math.exp(c)
+    elif INTERVAL == "sqrt" and mean > 0:  # symmetric on the square-root scale (delta method)
+        c = half / (2.0 * mean)
+        lo, hi = mean * max(1.0 - c, 0.0) ** 2, mean * (1.0 + c) ** 2
+    else:
+        lo, hi = mean - half, mean + half
     p_over = None
     if capacity is not None:
         p_over = float(stats.t.sf((capacity + 0.5 - mean) / (half / t_q), fit.dof)) if half > 0 else float(
@@ -270,6 +343,60 @@ def estimate_headcount(current: BandCounts, history: Sequence[BandCounts] = (), 
         "chance": chance,
         "calibration": 0.0,
     }
-    return _finish(bands, current, capacity, level, "history", len(used), mean, mean - half,
-                   mean + half, half / z_q, p_over, rates, np.clip(rates - rate_half, 0.0, 1.0),
-                   np.clip(rates + rate_half, 0.0, 1.0), parts)
+    r_lo, r_hi = np.clip(rates - rate_half, 0.0, 1.0), np.clip(rates + rate_half, 0.0, 1.0)
+    if evidence:  # back to bands: seat-weighted over new and returning
+        nb = current.registered
+        safe = np.where(nb > 0, nb, 1.0)
+
+        def fold(v: np.ndarray) -> np.ndarray:
+            return np.where(nb > 0, (n0[:k] * v[:k] + n0[k:] * v[k:]) / safe, (v[:k] + v[k:]) / 2)
+
+        rates, r_lo, r_hi = fold(rates), fold(r_lo), fold(r_hi)
+    return _finish(bands, current, capacity, level, "history", len(used), mean, lo, hi, half / z_q,
+                   p_over, rates, r_lo, r_hi, parts)
+
+
+COMBINE = True
+HETEROGENEITY = True
+
+
+def _combine_with_ratio(n: np.ndarray, y: np.ndarray, n0: np.ndarray, rates: np.ndarray,
+                        fit: _RealShareFit, w0: np.ndarray, mean: float, half: float, chance: float,
+                        t_q: float, z_q: float, k: int) -> tuple[float, float]:
+    """Blend the band-curve estimate with one no fake can move: returners' turnout x (1 + theta).
+
+    theta_j = newcomers' check-ins / returners' check-ins of earlier pool j: fakes do not come,
+    so it is the organiser's ratio of real newcomers to real returners among attendees. The
+    new pool's returners are real; their turnout (the curve's returning strata) times
+    (1 + theta) is a second estimate. Both share the pool's show-up shock (the returners'
+    predictive variance); beyond it they are weighted by their own log variances.
+    """
+    y_new, y_ret = y[:, :k].sum(axis=1), y[:, k:].sum(axis=1)
+    ok = (y_ret > 0) & (y_new > 0)
+    if ok.sum() < 3 or n0[k:].sum() <= 0 or mean <= 0:
+        return mean, half
+    log_theta = np.log(y_new[ok] / y_ret[ok])
+    j = len(log_theta)
+    v_theta = float(np.var(log_theta, ddof=1)) * (1.0 + 1.0 / j) + 1e-4
+    t_ret = float(rates[k:] @ n0[k:])
+    if t_ret <= 0:
+        return mean, half
+    w_ret = np.zeros_like(w0)
+    w_ret[k:] = n0[k:] / n0[k:].sum()
+    s2_ret = fit.residual_var(w_ret) * (1.0 + float(fit.leverage @ w_ret)) + float((w_ret**2) @ fit.odds_var)
+    v_shock = s2_ret / max(float(rates @ w_ret), 1e-6) ** 2  # relative variance of the returners' rate
+    ratio_mean = t_ret * (1.0 + float(np.exp(log_theta.mean())))
+    v_curve = ((half**2 - z_q**2 * chance) / t_q**2) / mean**2  # relative variance of the curve
+    v_curve_own = max(v_curve - v_shock, 1e-4)
+    w = v_theta / (v_theta + v_curve_own)
+    log_mean = w * math.log(mean) + (1 - w) * math.log(ratio_mean)
+    v_own = v_curve_own * v_theta / (v_curve_own + v_theta)
+    # two reads that disagree beyond their own variances: one of them is wrong (a newcomer wave,
+    # a flood unlike the history), so the blend is no surer than their disagreement
+    q = (math.log(mean) - math.log(ratio_mean)) ** 2 / (v_curve_own + v_theta)
+    if HETEROGENEITY:
+        v_own *= max(q, 1.0)
+    v = v_shock + v_own
+    m = math.exp(log_mean)
+    half_new = math.sqrt((t_q * m) ** 2 * v + z_q**2 * chance)
+    return m, half_new
