@@ -23,7 +23,16 @@ import numpy as np
 from .bands import BandCounts, Bands, count_registrations
 from .model import estimate_headcount
 from .prior import Prior
-from .simulate import SETTINGS, SETTINGS_A, SETTINGS_B, TODAY, SimEvent, SimPool, SimSettings, simulate_events
+from .simulate import (
+    SETTINGS,
+    SETTINGS_A,
+    SETTINGS_B,
+    TODAY,
+    SimEvent,
+    SimPool,
+    SimSettings,
+    simulate_events,
+)
 
 
 @dataclass(frozen=True)
