@@ -80,7 +80,7 @@ def test_learns_the_rate_from_history_and_covers_the_truth() -> None:
     rng = np.random.default_rng(7)
     history = [_pool(rng, 20_000, 0.2, 0.6 + 0.03 * rng.standard_normal()) for _ in range(15)]
     hits = 0
-    for i in range(20):
+    for _ in range(20):
         cur = _pool(rng, 50_000, 0.2, 0.6 + 0.03 * rng.standard_normal())
         truth = int(cur.checked_in.sum())  # type: ignore[union-attr]
         res = estimate_headcount(BandCounts(cur.registered), history, bands=BANDS)
