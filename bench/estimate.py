@@ -22,14 +22,22 @@ import time
 from pathlib import Path
 
 from headcount.estimate import Bands
-from headcount.estimate.backtest import BAR, HELD_BACK, TODAY_HALVES, TUNE, Half, score_events
+from headcount.estimate.backtest import (
+    BAR,
+    BAR_COVERAGE,
+    HELD_BACK,
+    TODAY_HALVES,
+    TUNE,
+    Half,
+    score_events,
+)
 from headcount.estimate.simulate import SETTINGS, simulate_events
 
 
 def _worst(rows: list[dict]) -> dict:
     """The seed farthest from the bar: coverage outside the range first, then width, then lean."""
     def badness(r: dict) -> tuple[float, float, float]:
-        lo_c, hi_c = BAR["coverage"]
+        lo_c, hi_c = BAR_COVERAGE
         cov = max(lo_c - r["coverage"], r["coverage"] - hi_c, 0.0)
         lean = max(r["miss_low"], 1) / max(r["miss_high"], 1)
         return (cov, r["median_rel_width"], max(lean, 1 / lean))

@@ -49,7 +49,10 @@ HELD_BACK = (Half("held-back A", SETTINGS_A, (101, 102, 103)),
              Half("held-back B", SETTINGS_B, (101, 102, 103)))
 TODAY_HALVES = (Half("today (looked at)", TODAY, (1, 2, 3)), Half("today (unseen)", TODAY, (101, 102, 103)))
 
-BAR = {"coverage": (0.85, 0.95), "median_rel_width": 0.5, "miss_ratio": 2.0}
+BAR_COVERAGE = (0.85, 0.95)  # the issue's bar, per seed
+BAR_WIDTH = 0.5  # median (hi - lo) / truth at most this
+BAR_MISS_RATIO = 2.0  # misses within 2:1 either way
+BAR: dict[str, object] = {"coverage": BAR_COVERAGE, "median_rel_width": BAR_WIDTH, "miss_ratio": BAR_MISS_RATIO}
 
 
 @dataclass(frozen=True)
@@ -72,12 +75,12 @@ class BacktestResult:
     def misses_balanced(self) -> bool:
         """Misses within 2:1 either way (a side with no miss counts as one, so 2:0 passes, 3:0 does not)."""
         lo, hi = max(self.miss_low, 1), max(self.miss_high, 1)
-        return max(lo, hi) <= BAR["miss_ratio"] * min(lo, hi)
+        return max(lo, hi) <= BAR_MISS_RATIO * min(lo, hi)
 
     @property
     def meets_bar(self) -> bool:
-        return (BAR["coverage"][0] <= self.coverage <= BAR["coverage"][1]
-                and self.median_rel_width <= BAR["median_rel_width"] and self.misses_balanced)
+        return (BAR_COVERAGE[0] <= self.coverage <= BAR_COVERAGE[1]
+                and self.median_rel_width <= BAR_WIDTH and self.misses_balanced)
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self) | {"misses_balanced": self.misses_balanced, "meets_bar": self.meets_bar}

@@ -154,17 +154,22 @@ class BandCounts:
 
     @classmethod
     def from_mapping(cls, bands: Bands, registered: Mapping[str, float],
-                     checked_in: Mapping[str, float] | None = None) -> BandCounts:
+                     checked_in: Mapping[str, float] | None = None,
+                     returning: Mapping[str, float] | None = None,
+                     returning_checked_in: Mapping[str, float] | None = None) -> BandCounts:
         """Counts keyed by band name (missing bands count 0): what a store GROUP BY returns."""
-        reg = np.zeros(len(bands))
-        for name, value in registered.items():
-            reg[bands.position(name)] = value
-        came = None
-        if checked_in is not None:
-            came = np.zeros(len(bands))
-            for name, value in checked_in.items():
-                came[bands.position(name)] = value
-        return cls(reg, came)
+
+        def arr(m: Mapping[str, float] | None) -> np.ndarray | None:
+            if m is None:
+                return None
+            out = np.zeros(len(bands))
+            for name, value in m.items():
+                out[bands.position(name)] = value
+            return out
+
+        reg = arr(registered)
+        assert reg is not None
+        return cls(reg, arr(checked_in), None, arr(returning), arr(returning_checked_in))
 
 
 def count_registrations(bands: Bands, scores: Sequence[float] | np.ndarray,

@@ -192,6 +192,7 @@ def _from_prior(bands: Bands, current: BandCounts, capacity: int | None, level: 
     """No usable history: the monotone prior, by fixed-seed Monte-Carlo."""
     s, g = prior.draw()
     n0, sq = current.registered, current.sum_sq
+    assert sq is not None  # BandCounts fills it
     rates = prior.band_rates(bands.mid, s, g)  # draws x bands
     mean_t = rates @ n0
     chance = (rates * (1.0 - rates)) @ sq
