@@ -10,8 +10,10 @@ seed is scored twice: with the check-in history (`returning` seats per band;
 settings A and B generate it) and without it (band counts only, what the
 service reads today). Per seed: coverage of the 90% interval, median
 (hi - lo) / truth, misses below (estimate high) / above (estimate low), median
-relative error, and the bar (coverage 0.85-0.95, width <= 0.5, misses within
-2:1). Prints the worst seed per half, writes bench/results/estimate.json.
+relative error, the oracle's width and coverage (an interval that knows every
+label and each earlier pool's real show-up rate: a floor for the width), and the
+bar (coverage 0.85-0.95, width <= 0.5, misses within 2:1). Prints the worst seed
+per half, writes bench/results/estimate.json.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def main() -> None:
     bands = Bands()
     out: dict[str, object] = {"level": args.level, "events_per_seed": args.events, "bar": BAR, "halves": []}
     print(f"{'half':<20} {'gen':>5} {'seed':>5} {'evid':>5} {'coverage':>9} {'rel width':>9} "
-          f"{'below':>5} {'above':>5} {'rel err':>7} {'MAE/naive':>9}  bar")
+          f"{'below':>5} {'above':>5} {'rel err':>7} {'MAE/naive':>9} {'oracle w/cov':>12}  bar")
     for half in halves:
         rows: list[dict] = []
         for seed in half.seeds:
@@ -81,7 +83,8 @@ def main() -> None:
                 rows.append(row)
                 print(f"{half.name:<20} {half.settings.name:>5} {seed:>5} {'yes' if evidence else 'no':>5} "
                       f"{res.coverage:>9.3f} {res.median_rel_width:>9.2f} {res.miss_low:>5} {res.miss_high:>5} "
-                      f"{res.median_rel_error:>7.3f} {res.mae_ratio:>9.3f}  "
+                      f"{res.median_rel_error:>7.3f} {res.mae_ratio:>9.3f} "
+                      f"{res.oracle_median_rel_width:>6.2f}/{res.oracle_coverage:.2f}  "
                       f"{'meets' if res.meets_bar else 'MISSES'}", flush=True)
         summary = {}
         for evidence in (True, False):

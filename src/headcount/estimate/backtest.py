@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy import stats
 
 from .bands import BandCounts, Bands, count_registrations
 from .model import estimate_headcount
@@ -70,6 +71,8 @@ class BacktestResult:
     median_rel_error: float = float("nan")  # median |expected - truth| / truth
     settings: str = ""
     evidence: bool = False  # the check-in history (returning seats) was given to the model
+    oracle_median_rel_width: float = float("nan")  # the floor: see `oracle_interval`
+    oracle_coverage: float = float("nan")
 
     @property
     def misses_balanced(self) -> bool:
@@ -92,6 +95,32 @@ def pool_counts(bands: Bands, pool: SimPool, *, with_check_ins: bool, evidence: 
                                pool.returning if evidence and pool.returning is not None else None)
 
 
+def oracle_interval(ev: SimEvent, level: float = 0.9) -> tuple[float, float]:
+    """An interval that knows every label: which registrations are real, and each earlier pool's
+    real show-up rate. Only the new pool's own show-up (its night: weather, campaign) is unknown,
+    predicted from the earlier pools' real rates (logit, Student t with J - 1 dof).
+
+    No estimate can see the labels, so its median relative width is a floor for any estimate's
+    on the same events: a bar below it cannot be met at this coverage on this generator.
+    """
+    rates = []
+    for p in ev.history:
+        real = ~p.is_fake
+        seats = float(p.quantities[real].sum())
+        if seats > 0:
+            rates.append(float(p.came[real].sum()) / seats)
+    r = np.clip(np.array(rates), 1e-3, 1 - 1e-3)
+    lg = np.log(r / (1 - r))
+    j = len(lg)
+    cur = ev.current
+    seats = float(cur.quantities[~cur.is_fake].sum())
+    if j < 2 or seats <= 0:
+        return 0.0, seats
+    half = float(stats.t.ppf(0.5 + level / 2, j - 1)) * float(lg.std(ddof=1)) * np.sqrt(1 + 1 / j)
+    m = float(lg.mean())
+    return seats / (1 + np.exp(-(m - half))), seats / (1 + np.exp(-(m + half)))
+
+
 def score_events(events: list[SimEvent], *, bands: Bands | None = None, level: float = 0.9,
                  prior: Prior | None = None, seed: int = -1, evidence: bool = True,
                  settings: str = "") -> BacktestResult:
@@ -99,6 +128,8 @@ def score_events(events: list[SimEvent], *, bands: Bands | None = None, level: f
     bands = bands or Bands()
     inside, err, rel_err, err_naive, width, share, low, high = [], [], [], [], [], [], 0, 0
     used_evidence = False
+    o_width: list[float] = []
+    o_inside: list[bool] = []
     for ev in events:
         history = [pool_counts(bands, p, with_check_ins=True, evidence=evidence) for p in ev.history]
         cur = pool_counts(bands, ev.current, with_check_ins=False, evidence=evidence)
@@ -114,6 +145,9 @@ def score_events(events: list[SimEvent], *, bands: Bands | None = None, level: f
         err_naive.append(abs(ev.naive - truth))
         width.append((hi - lo) / max(truth, 1))
         share.append(ev.current.fake_share)
+        o_lo, o_hi = oracle_interval(ev, level)
+        o_width.append((o_hi - o_lo) / max(truth, 1))
+        o_inside.append(o_lo <= truth <= o_hi)
     inside_a, share_a = np.array(inside), np.array(share)
     by_share = {}
     for a, b in ((0.0, 0.3), (0.3, 0.6), (0.6, 0.8), (0.8, 1.0)):
@@ -127,6 +161,8 @@ def score_events(events: list[SimEvent], *, bands: Bands | None = None, level: f
         median_rel_width=float(np.median(width)), coverage_by_fake_share=by_share,
         miss_low=int(low), miss_high=int(high), median_rel_error=float(np.median(rel_err)),
         settings=settings, evidence=used_evidence,
+        oracle_median_rel_width=float(np.median(o_width)) if o_width else float("nan"),
+        oracle_coverage=float(np.mean(o_inside)) if o_inside else float("nan"),
     )
 
 
