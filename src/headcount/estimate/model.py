@@ -24,6 +24,15 @@ Model (details and maths in docs/estimate.md)
    chance turnout (whole parties, sum q^2 p (1 - p)) is added in quadrature.
 4. *No history.* The monotone prior of `prior.py`, by Monte-Carlo with a
    fixed seed.
+5. *Flood read.* The covariate solves the flagged share for the fake share
+   (real people's flagged share from the check-ins, a guessed share of
+   clean-looking fakes), averaged over guesses 0-50%.
+6. *Check-in history* (`BandCounts.returning`, when every pool has it): strata
+   bands x (new, returning), and a second read no fake can move, the
+   returners' turnout x (1 + newcomers/returners among earlier attendees),
+   blended by precision with a random-effects inflation when the two disagree.
+7. The predictive (interval and p_over_capacity) is Student t on the
+   square-root scale.
 
 Everything is vectorised over bands, pools and the grid: a call costs about a
 millisecond once the band counts are known.
