@@ -103,11 +103,20 @@ class BandCounts:
     so chance turnout varies like sum(q^2) p(1-p), not sum(q) p(1-p); it defaults
     to `registered` (every registration one seat). `checked_in` is known for
     earlier pools only.
+
+    `returning` (optional) is the check-in history: seats per band whose holder
+    (the person, after linking) checked in at an earlier pool of the organiser.
+    A fake made for a flood has none, so it is the model's read of how much of
+    a band is real that no score can fake. `returning_checked_in` (earlier pools
+    only) is how many of those seats came. The model uses them only when the
+    new pool and every earlier pool carry them.
     """
 
     registered: np.ndarray
     checked_in: np.ndarray | None = None
     sum_sq: np.ndarray | None = None
+    returning: np.ndarray | None = None
+    returning_checked_in: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         reg = _as_counts("registered", self.registered, len(np.atleast_1d(self.registered)))
@@ -121,6 +130,23 @@ class BandCounts:
         if np.any(sq + 1e-9 < reg):
             raise ValueError("sum_sq: the sum of squared quantities cannot be below registered")
         object.__setattr__(self, "sum_sq", sq)
+        if self.returning is not None:
+            ret = _as_counts("returning", self.returning, len(reg))
+            if np.any(ret > reg + 1e-9):
+                raise ValueError("returning: cannot exceed registered in a band")
+            object.__setattr__(self, "returning", ret)
+        if self.returning_checked_in is not None:
+            if self.returning is None or self.checked_in is None:
+                raise ValueError("returning_checked_in: needs returning and checked_in")
+            rc = _as_counts("returning_checked_in", self.returning_checked_in, len(reg))
+            if np.any(rc > self.returning + 1e-9) or np.any(rc > self.checked_in + 1e-9):
+                raise ValueError("returning_checked_in: cannot exceed returning or checked_in in a band")
+            object.__setattr__(self, "returning_checked_in", rc)
+
+    @property
+    def has_history_evidence(self) -> bool:
+        """True when the pool carries check-in history per band (see `returning`)."""
+        return self.returning is not None and (self.checked_in is None or self.returning_checked_in is not None)
 
     @property
     def total(self) -> float:
@@ -128,23 +154,32 @@ class BandCounts:
 
     @classmethod
     def from_mapping(cls, bands: Bands, registered: Mapping[str, float],
-                     checked_in: Mapping[str, float] | None = None) -> BandCounts:
+                     checked_in: Mapping[str, float] | None = None,
+                     returning: Mapping[str, float] | None = None,
+                     returning_checked_in: Mapping[str, float] | None = None) -> BandCounts:
         """Counts keyed by band name (missing bands count 0): what a store GROUP BY returns."""
-        reg = np.zeros(len(bands))
-        for name, value in registered.items():
-            reg[bands.position(name)] = value
-        came = None
-        if checked_in is not None:
-            came = np.zeros(len(bands))
-            for name, value in checked_in.items():
-                came[bands.position(name)] = value
-        return cls(reg, came)
+
+        def arr(m: Mapping[str, float] | None) -> np.ndarray | None:
+            if m is None:
+                return None
+            out = np.zeros(len(bands))
+            for name, value in m.items():
+                out[bands.position(name)] = value
+            return out
+
+        reg = arr(registered)
+        assert reg is not None
+        return cls(reg, arr(checked_in), None, arr(returning), arr(returning_checked_in))
 
 
 def count_registrations(bands: Bands, scores: Sequence[float] | np.ndarray,
                         quantities: Sequence[int] | np.ndarray | None = None,
-                        checked_in: Sequence[int] | np.ndarray | None = None) -> BandCounts:
-    """Per-registration risk scores (and quantities, check-ins) summed per band."""
+                        checked_in: Sequence[int] | np.ndarray | None = None,
+                        returning: Sequence[bool] | np.ndarray | None = None) -> BandCounts:
+    """Per-registration risk scores (and quantities, check-ins, check-in history) summed per band.
+
+    `returning[i]`: registration i's holder checked in at an earlier pool of the organiser.
+    """
     s = np.asarray(scores, dtype=float)
     if s.ndim != 1:
         raise ValueError("scores: must be a flat sequence")
@@ -165,4 +200,13 @@ def count_registrations(bands: Bands, scores: Sequence[float] | np.ndarray,
         if c.shape != s.shape or (c.size and (c.min() < 0 or np.any(c > q))):
             raise ValueError("checked_in: need one per score, between 0 and the quantity")
         came = np.bincount(idx, weights=c, minlength=n)
-    return BandCounts(reg, came, sq)
+    ret = ret_came = None
+    if returning is not None:
+        r = np.asarray(returning)
+        if r.shape != s.shape or (r.size and not np.isin(r, (0, 1, True, False)).all()):
+            raise ValueError("returning: need one true/false per score")
+        r = r.astype(bool)
+        ret = np.bincount(idx, weights=q * r, minlength=n)
+        if checked_in is not None:
+            ret_came = np.bincount(idx, weights=c * r, minlength=n)
+    return BandCounts(reg, came, sq, ret, ret_came)

@@ -24,6 +24,15 @@ Model (details and maths in docs/estimate.md)
    chance turnout (whole parties, sum q^2 p (1 - p)) is added in quadrature.
 4. *No history.* The monotone prior of `prior.py`, by Monte-Carlo with a
    fixed seed.
+5. *Flood read.* The covariate solves the flagged share for the fake share
+   (real people's flagged share from the check-ins, a guessed share of
+   clean-looking fakes), averaged over guesses 0-50%.
+6. *Check-in history* (`BandCounts.returning`, when every pool has it): strata
+   bands x (new, returning), and a second read no fake can move, the
+   returners' turnout x (1 + newcomers/returners among earlier attendees),
+   blended by precision with a random-effects inflation when the two disagree.
+7. The predictive (interval and p_over_capacity) is Student t on the
+   square-root scale.
 
 Everything is vectorised over bands, pools and the grid: a call costs about a
 millisecond once the band counts are known.
@@ -103,6 +112,7 @@ class _RealShareFit:
     odds_var: np.ndarray  # b: posterior variance of the predicted rate over lam_b
     dof: float
     prior_ss: float
+    log_evidence: float = 0.0  # log marginal likelihood of the history under this flood read (up to a constant)
 
     @classmethod
     def fit(cls, shrunk: np.ndarray, x: np.ndarray, x0: float, lam0: np.ndarray, prior: Prior) -> _RealShareFit:
@@ -118,7 +128,9 @@ class _RealShareFit:
         dof = prior.pool_sd_weight + max(len(x) - 2, 0)  # two parameters per band
         log_post = (-0.5 * ((grid[:, None] - lam0[None, :]) / prior.band_odds_sd) ** 2
                     - 0.5 * dof * np.log(prior_ss + rss))
-        wgt = np.exp(log_post - log_post.max(axis=0))
+        top = log_post.max(axis=0)
+        wgt = np.exp(log_post - top)
+        log_evidence = float((top + np.log(wgt.sum(axis=0))).sum())
         wgt /= wgt.sum(axis=0)  # G x b posterior over lam_b
         pred = amp * h0[:, None]  # G x b
         rates = (wgt * pred).sum(axis=0)
@@ -127,7 +139,7 @@ class _RealShareFit:
         band_s2 = (prior_ss + (residuals**2).sum(axis=0)) / dof
         leverage = (wgt * (h0[:, None] ** 2 / hh[:, None])).sum(axis=0)
         odds_var = (wgt * (pred - rates[None]) ** 2).sum(axis=0)
-        return cls(rates, fitted, residuals, band_s2, leverage, odds_var, dof, prior_ss)
+        return cls(rates, fitted, residuals, band_s2, leverage, odds_var, dof, prior_ss, log_evidence)
 
     def residual_var(self, w0: np.ndarray) -> float:
         """Posterior scale of the pool-to-pool variance of a whole pool with band mix w0."""
@@ -189,6 +201,7 @@ def _from_prior(bands: Bands, current: BandCounts, capacity: int | None, level: 
     """No usable history: the monotone prior, by fixed-seed Monte-Carlo."""
     s, g = prior.draw()
     n0, sq = current.registered, current.sum_sq
+    assert sq is not None  # BandCounts fills it
     rates = prior.band_rates(bands.mid, s, g)  # draws x bands
     mean_t = rates @ n0
     chance = (rates * (1.0 - rates)) @ sq
@@ -234,42 +247,208 @@ def estimate_headcount(current: BandCounts, history: Sequence[BandCounts] = (), 
     if not used:
         return _from_prior(bands, current, capacity, level, prior)
 
-    n = np.stack([h.registered for h in used])
-    y = np.stack([h.checked_in for h in used])  # type: ignore[misc]
-    prior_rates = prior.mean_band_rates(bands.mid)
+    if current.has_history_evidence and all(h.has_history_evidence for h in used):
+        return _from_history(bands, current, used, capacity, level, prior, evidence=True)
+    return _from_history(bands, current, used, capacity, level, prior, evidence=False)
+
+
+# tuning knobs (fixed before the held-back runs; see docs/estimate.md)
+RETURNING_ODDS_SHIFT = 4.0  # a returning seat's log fake odds sit this far below its band's
+INTERVAL = "sqrt"
+CLEAN_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5)  # shares of fakes that look clean, averaged over
+USE_EVIDENCE = False  # weight the clean-share guesses by the history (it cannot tell them apart: off)
+CLEAN_GRID_EVIDENCE = (0.0,)  # with check-in history: the flagged share as it is
+
+
+def _strata(bands: Bands, c: BandCounts, evidence: bool) -> tuple[np.ndarray, np.ndarray | None, np.ndarray]:
+    """Seats, check-ins and sums of squares per stratum: bands, or bands x (new, returning)."""
+    if not evidence:
+        return c.registered, c.checked_in, c.sum_sq  # type: ignore[return-value]
+    ret = c.returning
+    assert ret is not None
+    n = np.concatenate([c.registered - ret, ret])
+    frac = np.divide(ret, c.registered, out=np.zeros_like(ret), where=c.registered > 0)
+    sq = np.concatenate([c.sum_sq * (1 - frac), c.sum_sq * frac])  # type: ignore[operator]
+    y = None
+    if c.checked_in is not None:
+        rc = c.returning_checked_in
+        assert rc is not None
+        y = np.concatenate([c.checked_in - rc, rc])
+    return np.maximum(n, 0.0), None if y is None else np.maximum(y, 0.0), np.maximum(sq, 0.0)
+
+
+def _real_flagged(bands: Bands, used: list[BandCounts]) -> float:
+    """Share of real people in flagged bands: read off the earlier pools' check-ins (all real)."""
+    came = np.sum([h.checked_in for h in used], axis=0)  # type: ignore[arg-type]
+    total = float(came.sum())
+    return float(came[bands.flagged].sum() / total) if total > 0 else 0.0
+
+
+def _flood_read(bands: Bands, c: BandCounts, phi: float, clean: float) -> float:
+    """Log fake odds of a pool from its flagged share g, solving g = f (1 - clean) + (1 - f) phi for f.
+
+    phi: real people's flagged share; clean: the share of fakes that look clean. With
+    clean = phi = 0 this is logit(g), the read of the model before.
+    """
+    g = flagged_share(bands, c)
+    if phi or clean:
+        g = (g - phi) / max(1.0 - clean - phi, 1e-3)
+    return float(_logit(g))
+
+
+@dataclass(frozen=True)
+class _Read:
+    fit: _RealShareFit
+    mean: float  # expected seats checked in
+    var: float  # predictive variance of that, without chance turnout
+    pool_var: float  # of which pool-to-pool at known rates
+
+
+def _predictive_sqrt(mean: float, half: float, t_q: float) -> tuple[float, float]:
+    """Location and scale on the square-root scale of a predictive with this mean and half-width."""
+    root = math.sqrt(max(mean, 0.0))
+    return root, (half / (2.0 * root) / t_q) if root > 0 else 0.0
+
+
+def _from_history(bands: Bands, current: BandCounts, used: list[BandCounts], capacity: int | None,
+                  level: float, prior: Prior, *, evidence: bool) -> HeadcountEstimate:
+    k = len(bands)
+    parts_ = [_strata(bands, h, evidence) for h in used]
+    n = np.stack([p[0] for p in parts_])
+    y = np.stack([p[1] for p in parts_])  # type: ignore[misc]
+    band_prior = prior.mean_band_rates(bands.mid)
+    lam_band = _logit(bands.mid)
+    if evidence:
+        prior_rates = np.concatenate([band_prior, np.full(k, prior.show_rate)])
+        lam0 = np.concatenate([lam_band, lam_band - RETURNING_ODDS_SHIFT])
+    else:
+        prior_rates, lam0 = band_prior, lam_band
     _, _, shrunk = shrink_band_rates(n, y, prior_rates)
-
-    x = _logit(np.array([flagged_share(bands, h) for h in used]))
-    x0 = float(_logit(flagged_share(bands, current)))
-    n0 = current.registered
+    n0, _, sq0 = _strata(bands, current, evidence)
     w0 = n0 / n0.sum()
-    fit = _RealShareFit.fit(shrunk, x, x0, _logit(bands.mid), prior)
-    rates = fit.rates
-    t_q = float(stats.t.ppf(0.5 + level / 2.0, fit.dof))
-    z_q = float(stats.norm.ppf(0.5 + level / 2.0))
-
-    # each earlier pool re-read with the new pool's mix: its residual is the pool-to-pool
-    # variation of the whole pool (bands move together on a good or bad night)
-    s2_total = fit.residual_var(w0)
-    lev = float(fit.leverage @ w0)
-    var_odds = float((w0**2) @ fit.odds_var)  # not knowing how fake-laden each band is
-    rate_half = t_q * np.sqrt(fit.band_s2 * (1.0 + fit.leverage) + fit.odds_var)
-    mean = float(rates @ n0)
-    chance = float((rates * (1.0 - rates)) @ current.sum_sq)
     seats = float(n0.sum())
-    pool_sd = seats * math.sqrt(s2_total)
-    pool_half = t_q * seats * math.sqrt(s2_total * (1.0 + lev) + var_odds)
-    half = math.sqrt(pool_half**2 + z_q**2 * chance)
+
+    # not knowing how many fakes look clean: one read of the pools' fake odds per guess,
+    # averaged by how well each explains the history (Bayesian model averaging)
+    phi = _real_flagged(bands, used)
+    reads: list[_Read] = []
+    for clean in (CLEAN_GRID_EVIDENCE if evidence else CLEAN_GRID):
+        ph = phi if clean else 0.0
+        x = np.array([_flood_read(bands, h, ph, clean) for h in used])
+        fit = _RealShareFit.fit(shrunk, x, _flood_read(bands, current, ph, clean), lam0, prior)
+        s2_total = fit.residual_var(w0)  # each earlier pool re-read with the new pool's mix
+        lev = float(fit.leverage @ w0)
+        var_odds = float((w0**2) @ fit.odds_var)  # not knowing how fake-laden each band is
+        reads.append(_Read(fit, float(fit.rates @ n0), seats**2 * (s2_total * (1.0 + lev) + var_odds),
+                           seats**2 * s2_total))
+    log_ev = np.array([r.fit.log_evidence for r in reads]) * (1.0 if USE_EVIDENCE else 0.0)
+    wts = np.exp(log_ev - log_ev.max())
+    wts /= wts.sum()
+    means = np.array([r.mean for r in reads])
+    mean = float(wts @ means)
+    var = float(wts @ (np.array([r.var for r in reads]) + (means - mean) ** 2))
+    pool_var = float(wts @ np.array([r.pool_var for r in reads]))
+    rates = np.einsum("c,cb->b", wts, np.array([r.fit.rates for r in reads]))
+    band_var = np.einsum("c,cb->b", wts, np.array(
+        [r.fit.band_s2 * (1.0 + r.fit.leverage) + r.fit.odds_var + (r.fit.rates - rates) ** 2 for r in reads]))
+    dof = reads[0].fit.dof
+    t_q = float(stats.t.ppf(0.5 + level / 2.0, dof))
+    z_q = float(stats.norm.ppf(0.5 + level / 2.0))
+    rate_half = t_q * np.sqrt(band_var)
+    chance = float((rates * (1.0 - rates)) @ sq0)
+    half = math.sqrt(t_q**2 * var + z_q**2 * chance)
+    if evidence and COMBINE:
+        best = reads[int(np.argmax(wts))].fit
+        xs = np.array([_flood_read(bands, h, 0.0, 0.0) for h in used])
+        mean, half = _combine_with_ratio(n, y, n0, rates, best, w0, mean, half, chance, t_q, z_q, k,
+                                         xs, _flood_read(bands, current, 0.0, 0.0))
+    if INTERVAL == "sqrt":  # symmetric on the square-root scale: turnout is a positive, skewed count
+        root, scale = _predictive_sqrt(mean, half, t_q)
+        lo, hi = max(root - t_q * scale, 0.0) ** 2, (root + t_q * scale) ** 2
+    else:
+        lo, hi = mean - half, mean + half
     p_over = None
     if capacity is not None:
-        p_over = float(stats.t.sf((capacity + 0.5 - mean) / (half / t_q), fit.dof)) if half > 0 else float(
-            mean > capacity)
+        if half <= 0:
+            p_over = float(mean > capacity)
+        elif INTERVAL == "sqrt":
+            p_over = float(stats.t.sf((math.sqrt(capacity + 0.5) - root) / scale, dof))
+        else:
+            p_over = float(stats.t.sf((capacity + 0.5 - mean) / (half / t_q), dof))
     parts = {
-        "parameter": max((pool_half / z_q) ** 2 - pool_sd**2, 0.0),
-        "pool_to_pool": pool_sd**2,
+        "parameter": max((half / z_q) ** 2 - pool_var - chance, 0.0),
+        "pool_to_pool": pool_var,
         "chance": chance,
         "calibration": 0.0,
     }
-    return _finish(bands, current, capacity, level, "history", len(used), mean, mean - half,
-                   mean + half, half / z_q, p_over, rates, np.clip(rates - rate_half, 0.0, 1.0),
-                   np.clip(rates + rate_half, 0.0, 1.0), parts)
+    r_lo, r_hi = np.clip(rates - rate_half, 0.0, 1.0), np.clip(rates + rate_half, 0.0, 1.0)
+    if evidence:  # back to bands: seat-weighted over new and returning
+        nb = current.registered
+        safe = np.where(nb > 0, nb, 1.0)
+
+        def fold(v: np.ndarray) -> np.ndarray:
+            return np.where(nb > 0, (n0[:k] * v[:k] + n0[k:] * v[k:]) / safe, (v[:k] + v[k:]) / 2)
+
+        rates, r_lo, r_hi = fold(rates), fold(r_lo), fold(r_hi)
+    return _finish(bands, current, capacity, level, "history", len(used), mean, lo, hi, half / z_q,
+                   p_over, rates, r_lo, r_hi, parts)
+
+
+COMBINE = True
+THETA_SLOPE = False  # regress log theta on the flood read (tried on the tune half: wider, leans more)
+HETEROGENEITY = True
+
+
+def _combine_with_ratio(n: np.ndarray, y: np.ndarray, n0: np.ndarray, rates: np.ndarray,
+                        fit: _RealShareFit, w0: np.ndarray, mean: float, half: float, chance: float,
+                        t_q: float, z_q: float, k: int, x: np.ndarray | None = None,
+                        x0: float = 0.0) -> tuple[float, float]:
+    """Blend the band-curve estimate with one no fake can move: returners' turnout x (1 + theta).
+
+    theta_j = newcomers' check-ins / returners' check-ins of earlier pool j: fakes rarely
+    come, so it is the organiser's ratio of real newcomers to real returners among
+    attendees (what fakes add, the rare one who comes, grows with the flood: log theta is
+    regressed on the pool's flood read and predicted at the new pool's). The new pool's
+    returners are real; their turnout (the curve's returning strata) times (1 + theta) is a
+    second estimate. Both share the pool's show-up shock (the returners' predictive
+    variance); beyond it they are weighted by their own log variances.
+    """
+    y_new, y_ret = y[:, :k].sum(axis=1), y[:, k:].sum(axis=1)
+    ok = (y_ret > 0) & (y_new > 0)
+    if ok.sum() < 3 or n0[k:].sum() <= 0 or mean <= 0:
+        return mean, half
+    log_theta = np.log(y_new[ok] / y_ret[ok])
+    j = len(log_theta)
+    if THETA_SLOPE and x is not None and j >= 5 and np.ptp(x[ok]) > 0.2:
+        xo = x[ok] - x[ok].mean()
+        beta = float(xo @ (log_theta - log_theta.mean()) / (xo @ xo))
+        res = log_theta - log_theta.mean() - beta * xo
+        s2 = float(res @ res) / (j - 2)
+        d = x0 - float(x[ok].mean())
+        theta_log = float(log_theta.mean()) + beta * d
+        v_theta = s2 * (1.0 + 1.0 / j + d * d / float(xo @ xo)) + 1e-4
+    else:
+        theta_log = float(log_theta.mean())
+        v_theta = float(np.var(log_theta, ddof=1)) * (1.0 + 1.0 / j) + 1e-4
+    t_ret = float(rates[k:] @ n0[k:])
+    if t_ret <= 0:
+        return mean, half
+    w_ret = np.zeros_like(w0)
+    w_ret[k:] = n0[k:] / n0[k:].sum()
+    s2_ret = fit.residual_var(w_ret) * (1.0 + float(fit.leverage @ w_ret)) + float((w_ret**2) @ fit.odds_var)
+    v_shock = s2_ret / max(float(rates @ w_ret), 1e-6) ** 2  # relative variance of the returners' rate
+    ratio_mean = t_ret * (1.0 + math.exp(theta_log))
+    v_curve = ((half**2 - z_q**2 * chance) / t_q**2) / mean**2  # relative variance of the curve
+    v_curve_own = max(v_curve - v_shock, 1e-4)
+    w = v_theta / (v_theta + v_curve_own)
+    log_mean = w * math.log(mean) + (1 - w) * math.log(ratio_mean)
+    v_own = v_curve_own * v_theta / (v_curve_own + v_theta)
+    # two reads that disagree beyond their own variances: one of them is wrong (a newcomer wave,
+    # a flood unlike the history), so the blend is no surer than their disagreement
+    q = (math.log(mean) - math.log(ratio_mean)) ** 2 / (v_curve_own + v_theta)
+    if HETEROGENEITY:
+        v_own *= max(q, 1.0)
+    v = v_shock + v_own
+    m = math.exp(log_mean)
+    half_new = math.sqrt((t_q * m) ** 2 * v + z_q**2 * chance)
+    return m, half_new
