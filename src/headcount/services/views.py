@@ -249,13 +249,15 @@ class Views:
         source = (f"show-up rates learned from {e.history_pools} earlier pool{'s' if e.history_pools != 1 else ''}"
                   " with check-ins" if e.method == "history"
                   else "no earlier check-ins yet: the model's prior (wide on purpose)")
-        flagged = f"{round(100 * e.flagged_share)}% of registered seats in the {self._flag_band()} band or above"
+        band, last = self._flag_band()
+        flagged = f"{round(100 * e.flagged_share)}% of registered seats in the {band} band{'' if last else ' or above'}"
         out["why"] = f"{source}; {flagged}."
         return out
 
-    def _flag_band(self) -> str:
+    def _flag_band(self) -> tuple[str, bool]:
+        """The lowest band the estimate counts as flagged, and whether it is the last one."""
         i = int(next((k for k, f in enumerate(self.bands.flagged) if f), len(self.bands) - 1))
-        return self.bands.names[i].replace("_", " ")
+        return self.bands.names[i].replace("_", " "), i == len(self.bands) - 1
 
     # groups ----------------------------------------------------------------------------
     def group(self, block: StoredBlock | dict[str, Any], pools: dict[str, Pool]) -> dict[str, Any]:
