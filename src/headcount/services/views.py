@@ -24,7 +24,7 @@ from typing import Any
 from headcount.estimate import Bands
 from headcount.policy import Band, Policy
 from headcount.services.decisions import ACTION_SCOPE, OUTCOMES, REFUSALS
-from headcount.services.headcount import pool_headcount
+from headcount.services.headcount import PoolHeadcount, pool_headcount
 from headcount.store.base import Store
 from headcount.store.blocks import StoredBlock
 from headcount.store.decisions import BUCKET_S, DecisionCount, SeatRow
@@ -241,8 +241,13 @@ class Views:
                 "max_seats": max(sum(p["seats"].values()) + p["lapsed"] for p in points),
                 "max_decisions": max(sum(p["decisions"].values()) for p in points)}
 
-    def headcount(self, pool_id: str, now: float) -> dict[str, Any]:
-        h = pool_headcount(self.store, pool_id, bands=self.bands, now=now)
+    def headcount(self, pool_id: str, now: float, history: Sequence[str] | None = None) -> dict[str, Any]:
+        return self.headcount_of(pool_id, now, history)[1]
+
+    def headcount_of(self, pool_id: str, now: float,
+                     history: Sequence[str] | None = None) -> tuple[PoolHeadcount, dict[str, Any]]:
+        """The estimate under the policy's bands, and its view (with the reasoning in words)."""
+        h = pool_headcount(self.store, pool_id, bands=self.bands, history=history, now=now)
         out = h.to_dict()
         e = h.estimate
         out["level"] = e.level
@@ -252,7 +257,7 @@ class Views:
         band, last = self._flag_band()
         flagged = f"{round(100 * e.flagged_share)}% of registered seats in the {band} band{'' if last else ' or above'}"
         out["why"] = f"{source}; {flagged}."
-        return out
+        return h, out
 
     def _flag_band(self) -> tuple[str, bool]:
         """The lowest band the estimate counts as flagged, and whether it is the last one."""
@@ -306,15 +311,19 @@ class Views:
 
     # the whole page ------------------------------------------------------------------------
     def pool_views(self, pools: Sequence[Pool], now: float, blocks: Sequence[Any] = (),
-                   headcounts: bool = True) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-        """(pool views in the dashboard's order, group views), from two reads of the log for all pools."""
-        counts, seats = self._read_counts(None)
-        by_id = {p.id: p for p in pools}
+                   history: Sequence[str] | None = None, all_pools: Sequence[Pool] | None = None,
+                   ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+        """(pool views in the dashboard's order, group views), from two reads of the log for all pools.
+
+        `all_pools`: the pools a group's targets are matched against (default `pools`)."""
+        ids = [p.id for p in pools] if all_pools is not None else None
+        counts, seats = self._read_counts(ids)
+        by_id = {p.id: p for p in (all_pools if all_pools is not None else pools)}
         groups = [self.group(b, by_id) for b in blocks]
         groups.sort(key=lambda g: (-float(g["confidence"]), -int(g["size"])))
         out = []
         for p in pools:
-            hc = self.headcount(p.id, now) if headcounts else None
+            hc = self.headcount(p.id, now, history)
             finished = bool(hc and hc.get("checked_in"))
             decisions = self.decisions(counts, p.id)
             flood = self.flood(p.id, counts)
