@@ -10,10 +10,12 @@ as clients would, at a watchable pace (about a minute):
 - real supporters register for the rally and real shoppers put items in carts, all along;
 - from about 5 s, a **flood** of fake registrations (throwaway domains, invalid and
   virtual numbers, shared server networks, machine-made addresses, aliases of one
-  mailbox) hits the rally: the pool enters flood mode and the refusals pile up;
+  mailbox) hits the rally for 25 s: the pool enters flood mode and the refusals pile up;
 - from about 3 s, a **cart-hoarding group** of activists holds every product of the
-  campaign shop; the detector flags them, and their next holds are refused or
-  shortened with the reason `coordinated_group`.
+  campaign shop; the detector flags them, and their second round (from 25 s) gets
+  short holds with the reason `coordinated_group`.
+After 40 s the story is over and the figures stand still (flood mode stays on: the
+guard judges a pool by its last registrations).
 """
 
 from __future__ import annotations
@@ -168,12 +170,12 @@ class Step:
 
 
 #: the flood: (start, end) in seconds, fakes per second; real people per second all along
-FLOOD = (5.0, 35.0, 25.0)
+FLOOD = (5.0, 30.0, 25.0)
 REAL_PER_S = 3.0
 SHOPPERS_PER_S = 1.0
 HOARDERS = 30
-HOARD_ROUNDS = ((3.0, 18.0), (30.0, 45.0))  # each hoarder holds every product once per round
-LENGTH_S = 50.0
+HOARD_ROUNDS = ((3.0, 15.0), (25.0, 38.0))  # each hoarder holds every product once per round
+LENGTH_S = 40.0
 
 
 def story(seed: int = 1592) -> list[Step]:
