@@ -14,6 +14,8 @@ from html import escape
 from typing import Any
 
 OUTCOMES = ("allowed", "shortened", "challenged", "denied")
+#: capacity beyond this many times the registrations (or the interval's top) is drawn off scale
+FAR = 3
 
 
 def _num(n: float) -> str:
@@ -93,7 +95,9 @@ def seats_chart(timeline: dict[str, Any]) -> str:
 def headcount_chart(registered: int, expected: int, lo: int, hi: int, capacity: int | None, level: float) -> str:
     """Registrations and expected real people on their own scale; capacity marked, or off scale."""
     width, height, left, right = 720, 120, 110, 24
-    top = nice_top(max(registered, hi, 1) * 1.1)
+    near = max(registered, hi, 1)
+    # capacity on the scale when it is near; far beyond (an arena and a few registrations), off scale
+    top = nice_top(max(near, capacity if capacity and capacity <= FAR * near else 0) * 1.1)
     plot_w = width - left - right
 
     def x(n: float) -> float:

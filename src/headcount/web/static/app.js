@@ -91,9 +91,10 @@ function floodBadge(flood) {
 // Expected real people against registrations on a scale of their own; capacity marked, off scale if far.
 function headcountChart(h) {
   const [lo, hi] = h.interval;
-  const top = niceTop(Math.max(h.registered, hi, 1) * 1.1);
-  const capOn = h.capacity && h.capacity <= top;
-  const scale = capOn ? top : top;
+  const near = Math.max(h.registered, hi, 1);
+  // capacity on the scale when it is near (the report's rule: within 3x); far beyond, off scale
+  const scale = niceTop(Math.max(near, h.capacity && h.capacity <= 3 * near ? h.capacity : 0) * 1.1);
+  const capOn = h.capacity && h.capacity <= scale;
   const W = 400, L = 92, R = 16, plot = W - L - R;
   const x = (n) => L + (plot * Math.min(n, scale)) / scale;
   const box = svg("svg", { viewBox: `0 0 ${W} 92`, role: "img", class: "hc-chart", "data-testid": "hc-chart",
