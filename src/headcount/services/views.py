@@ -226,7 +226,7 @@ class Views:
         first = (first // bucket) * bucket
         last = (max(until - 1, max(starts)) // bucket) * bucket
         n = int((last - first) // bucket) + 1
-        points = [{"t": iso(first + i * bucket), "ts": first + i * bucket, "seats": dict.fromkeys(names, 0),
+        points: list[dict[str, Any]] = [{"t": iso(first + i * bucket), "ts": first + i * bucket, "seats": dict.fromkeys(names, 0),
                    "lapsed": 0, "decisions": dict.fromkeys(OUTCOMES, 0)} for i in range(n)]
         for s in seat_rows:
             p = points[int((s.bucket - first) // bucket)]
