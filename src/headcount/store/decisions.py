@@ -62,6 +62,7 @@ class DecisionsSql:
     floor_sql: str
     _write: Any  # SqlStore's hooks (this class comes before SqlStore in a backend's bases)
     _rows: Any
+    _many: Any
 
     def add_decisions(self, counts: Sequence[DecisionCount]) -> None:
         m = self.sql.mark
@@ -75,7 +76,7 @@ class DecisionsSql:
         rows = [(c.pool_id, float(c.bucket), c.verb, c.outcome, c.band, c.reason, int(c.flooded), int(c.n),
                  float(c.first_ts), float(c.last_ts)) for c in counts]
         if rows:
-            self._write(lambda conn: conn.executemany(sql, rows))
+            self._write(lambda conn: self._many(conn, sql, rows))
 
     def decision_counts(self, since: float, pool_ids: Sequence[str] | None = None) -> list[DecisionCount]:
         m = self.sql.mark

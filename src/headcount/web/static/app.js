@@ -396,7 +396,14 @@ function showKeyError() {
   if (keyError) box.textContent = `The API key was refused (${keyError}). Enter a valid staff key below; until then you see the public view.`;
 }
 
-async function render() {
+let rendering = null;  // the refresh under way: a key entered meanwhile waits for it, never overlaps
+
+function render() {
+  if (!rendering) rendering = draw().finally(() => { rendering = null; });
+  return rendering;
+}
+
+async function draw() {
   const status = document.getElementById("status");
   try {
     const d = await api("/v1/dashboard");
@@ -415,7 +422,7 @@ async function render() {
       status.textContent = "API key refused";
       status.classList.add("down");
       showKeyError();
-      return render();  // at once, as the public
+      return draw();  // at once, as the public
     }
     status.textContent = `cannot reach the service: ${error.message}`;
     status.classList.add("down");
@@ -432,6 +439,6 @@ document.getElementById("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
   sessionStorage.setItem(KEY, document.getElementById("key-input").value.trim());
   keyError = null;
-  render();
+  (rendering || Promise.resolve()).then(render);
 });
 loop();
