@@ -303,7 +303,7 @@ class Views:
             "end": iso(end) if end is not None else b.get("end"),
             "window": _window(start, end), "words": words,
             "confidence": round(confidence, 4), "confidence_words": confidence_words(confidence),
-            "seen_by": [DETECTOR_WORDS.get(d, d) for d in detectors if d],
+            "seen_by": list(dict.fromkeys(_detector_words(d) for d in detectors if d)),
             "evidence_words": lift, "score": b.get("score"),
             "detected_at": iso(v) if (v := _seconds(b.get("detected_at"))) is not None else None,
             "members_sample": [a.split(":")[-1][:8] for a in actors[:3]],
@@ -366,6 +366,11 @@ class Views:
         """What anyone may see: names and lights."""
         return {"pools": [{"id": p.id, "name": p.name, "kind": p.kind, "light": p.light} for p in pools],
                 "lights": {"green": "plenty left", "yellow": "going fast", "red": "almost gone or gone"}}
+
+
+def _detector_words(name: str) -> str:
+    """A detector's name in words; variants such as `dcube-suspiciousness` by their family."""
+    return DETECTOR_WORDS.get(name) or DETECTOR_WORDS.get(name.split("-")[0], name)
 
 
 def _distinct(evidence: dict[str, Any], name: str) -> int:
