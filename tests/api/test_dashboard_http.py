@@ -140,3 +140,24 @@ def test_views_use_the_policy_bands_not_fixed_cut_offs(tmp_path) -> None:  # typ
         assert views.bands.edges == (0.34, 0.5, 0.65)
     finally:
         store.close()
+
+
+def test_outcomes_follow_the_policy_bands_including_challenges() -> None:
+    from importlib import resources
+
+    from headcount.services.decisions import outcome_of
+    from headcount.types import Decision
+
+    text = (resources.files("headcount.policy") / "default.toml").read_text("utf-8")
+    text = text.replace('[[bands]]\nname = "deny"', '[[bands]]\nname = "challenge"\nbelow = 0.8\nchallenge = true\n'
+                        'on_pass = "short_hold"\n\n[[bands]]\nname = "deny"')
+    policy = Policy.from_toml(text, "test")
+
+    def decide(score: float, **kw: object) -> tuple[str, str]:
+        band = policy.band(score)
+        return outcome_of(Decision(actor_key="k", score=score, reasons=(), extra={"band": band.name}, **kw), policy)
+
+    assert decide(0.1) == ("allowed", "normal")
+    assert decide(0.5) == ("shortened", "short_hold")
+    assert decide(0.7, allow=False, challenge=True) == ("challenged", "challenge")
+    assert decide(0.9, allow=False) == ("denied", "deny")
