@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from headcount.estimate import Bands
+from headcount.policy import Policy
 from headcount.services.headcount import pool_headcount
 from headcount.store import open_store
 from tests.api.conftest import Service
@@ -60,7 +62,7 @@ def test_show_up_rates_come_from_earlier_check_ins(service: Service, store_url: 
     # the endpoint is the library call
     store = open_store(store_url)
     try:
-        direct = pool_headcount(store, new, history=[past]).to_dict()
+        direct = pool_headcount(store, new, history=[past], bands=Bands.from_policy(Policy.load())).to_dict()
     finally:
         store.close()
     assert direct == body

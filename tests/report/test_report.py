@@ -119,10 +119,15 @@ def test_report_opens_offline_with_its_charts(flooded: Flooded, tmp_path: Path, 
     problems: list[str] = []
     page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
     page.goto(out.as_uri())
-    assert page.locator("svg.chart").count() == 3  # registrations, headcount, groups
-    assert page.locator("svg.chart rect.low").count() > 0
-    assert page.locator("svg.chart rect.expected").count() == 1 and page.locator("line.capacity").count() == 1
-    assert page.locator("svg.chart rect.score").count() == 1
+    assert page.locator("svg.chart").count() == 3  # headcount, decisions, seats (the dashboard's views)
+    assert page.locator("svg.chart[data-chart=seats] rect.band0").count() > 0  # the policy's first band
+    assert page.locator("svg.chart[data-chart=decisions] rect.allowed").count() > 0
+    assert page.locator("svg.chart rect.expected").count() == 1
+    # capacity 40 for 12 seats: beyond 3x, so noted off scale and the figures keep the width
+    assert page.locator("line.capacity").count() == 0 and "capacity 40 off scale" in page.locator(
+        "svg.chart[data-chart=headcount]").text_content()
+    assert page.locator("tr[data-group]").count() == 1  # the given group, in words
+    assert "accounts" in page.locator("tr[data-group]").inner_text()
     assert "learned from the check-ins of 1 earlier pool" in page.locator("#reasoning").inner_text()
     assert "judged real" in page.locator("#reasoning").inner_text()
     artifacts = Path(__file__).resolve().parents[2] / "artifacts"
@@ -251,13 +256,14 @@ def test_report_shows_the_stored_groups_by_default(detected: Detected, tmp_path:
     assert result.exit_code == 0, result.output
     html = out.read_text()
     assert "detected by the service" in html and "id='no-groups'" not in html
-    assert html.count("class=\"score\"") == 1  # one bar in the groups chart
-    row = re.search(r"<tr><td>1</td><td>([^<]*)</td><td class='n'>([^<]*)</td><td class='n'>([^<]*)</td>"
-                    r"<td class='n'>([^<]*)</td><td class='n'>([^<]*)</td>", html)
-    assert row, html
     block = detected.blocks[0]
-    assert row.groups() == (block.detector, f"{block.score:.2f}", f"{len(block.actors):,}",
-                            f"{detected.RING:,}", f"{len(block.targets):,}")
+    row = re.search(r"<tr data-group='([^']*)'><td>1</td><td>([^<]*)</td><td>([^<]*)</td><td class='n'>([^<]*)</td>"
+                    r"<td class='n'>([^<]*)</td>", html)
+    assert row, html
+    assert row.group(1) == block.id
+    assert row.group(2).startswith(f"{len(block.actors)} accounts acted on the same {len(block.targets)} targets")
+    assert row.group(3).endswith("coordinated")  # the confidence in words, as on the dashboard
+    assert (row.group(4), row.group(5)) == (f"{len(block.actors):,}", f"{detected.RING:,}")
     assert "member–target pairs where chance gives" in html and "UTC" in html
     assert f"{detected.RING:,} belong to a coordinated group" in html
 
@@ -295,3 +301,16 @@ def test_no_stored_groups_says_so(tmp_path: Path) -> None:
     out = tmp_path / "r.html"
     assert _run("--pool", "p", "--out", str(out), "--store", url).exit_code == 0
     assert "group detection has stored no coordinated group" in out.read_text()
+
+
+def test_the_headcount_chart_is_readable_at_any_scale() -> None:
+    from headcount.report.svg import headcount_chart
+
+    def bar(chart: str, cls: str) -> float:
+        return float(re.search(rf'width="([0-9.]+)" height="[0-9.]+" class="{cls}"', chart).group(1))  # type: ignore[union-attr]
+
+    arena = headcount_chart(1_622, 879, 652, 1_106, 19_200, 0.9)  # the issue's arena
+    assert "capacity 19,200 off scale" in arena and 'class="capacity"' not in arena
+    assert bar(arena, "registered") > 0.5 * (720 - 110 - 24)  # registrations use most of the width
+    near = headcount_chart(90, 60, 50, 70, 120, 0.9)
+    assert 'class="capacity"' in near and "off scale" not in near

@@ -19,14 +19,16 @@ from headcount.api.auth import KeyVerifier
 from headcount.api.docs import mount_docs
 from headcount.api.middleware import SecurityHeaders
 from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy, verifications
+from headcount.api.routes import actions, blocks, challenges, dashboard, holds, pools, privacy, verifications
 from headcount.core import Headcount
 from headcount.core import open as headcount_open
 from headcount.guard.identity import Guard
 from headcount.privacy.keyring import KeyRing
 from headcount.services.background import detector as _detector
 from headcount.services.background import sweeper as _sweeper
+from headcount.services.decisions import DecisionLog, flusher
 from headcount.services.detection import Leadership
+from headcount.services.views import Views
 from headcount.settings import Settings
 from headcount.store.base import Store
 from headcount.web import mount_dashboard
@@ -58,6 +60,8 @@ def create_app(
         detect_interval = settings.detect_interval_s
     ledger = hc.ledger
     watch = hc.groups
+    decision_log = DecisionLog(store, hc.policy, clock=hc.clock)  # every guard decision, for the views
+    ledger.on_decision = hc.actions.on_decision = decision_log.note
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -67,6 +71,7 @@ def create_app(
                 _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)))
         if detect_interval:
             tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
+        tasks.append(asyncio.create_task(flusher(decision_log)))
         try:
             yield
         finally:
@@ -95,6 +100,8 @@ def create_app(
     app.state.verifications = hc.verifications
     app.state.keyring = hc.keyring
     app.state.settings = settings
+    app.state.views = Views(store, hc.policy, floods=getattr(hc.guard, "floods", None),
+                            pending=decision_log.flush, clock=hc.clock)
     app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
     install_handlers(app)
     app.include_router(pools.router)
@@ -104,6 +111,7 @@ def create_app(
     app.include_router(verifications.router)
     app.include_router(privacy.router)
     app.include_router(blocks.router)
+    app.include_router(dashboard.router)
     mount_dashboard(app)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured

@@ -23,7 +23,8 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
 
     import headcount
     from headcount.privacy.keyring import KeyRingError
-    from headcount.services.demo import seed_demo
+    from headcount.services.decisions import DecisionLog
+    from headcount.services.demo import LiveDemo, seed_demo
     from headcount.services.keys import create_key
     from headcount.settings import SettingsError, load_settings
     from headcount.store import StoreError
@@ -34,14 +35,22 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
         # opened once before the workers start: migrates, and finds or makes the store's keys
         with headcount.open(url, settings=settings) as hc:
             if demo:  # through the service's own wiring: identities stored as keyed hashes
-                created = seed_demo(hc.ledger)
+                past = DecisionLog(hc.store, hc.policy)
+                created = seed_demo(hc.ledger, on_decision=past.note)
+                past.flush()
                 key = create_key(hc.store, "staff")
+                live = LiveDemo(host, port, create_key(hc.store, "client"))
                 click.echo(f"demo pools: {', '.join(created) or 'already there'}")
                 click.echo(f"staff API key (shown once): {key}")
                 click.echo(f"dashboard with exact figures: http://{host}:{port}/#key={key}")
     except (StoreError, KeyRingError, SettingsError) as exc:
         raise click.ClickException(str(exc)) from exc
     os.environ["HEADCOUNT_STORE"] = url
+    if demo:  # the story within a minute: a flood on the rally, a cart-hoarding group in the shop
+        os.environ.setdefault("HEADCOUNT_DETECT_INTERVAL_S", "5")
+        live.start()
+        click.echo("live demo: a flood of fake registrations on rally-tulsa and a"
+                   " cart-hoarding group in the shop, over the next minute")
     click.echo(f"headcount on http://{host}:{port}  (store: {url}, workers: {workers})")
     uvicorn.run(
         "headcount.api.app:app_from_env",

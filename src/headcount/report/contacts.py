@@ -1,8 +1,8 @@
 """The cleaned contact list: the registrants judged real, for an organiser whose database was flooded.
 
 A person is judged real when every hold they placed in the pool scored in the
-low risk band (below 0.3, the dashboard's "low") and they are a member of no
-detected coordinated group. The list needs the contacts kept in the vault
+policy's first band (below 0.35 in the default policy: a normal hold) and they are
+a member of no detected coordinated group. The list needs the contacts kept in the vault
 (HEADCOUNT_KEEP_CONTACTS=1); decrypting them is a personal-data read, so it is
 written to the audit chain first, like `headcount contacts export`.
 """
@@ -17,8 +17,8 @@ from headcount.privacy.keyring import KeyRing
 from headcount.privacy.vault import unseal
 from headcount.store.base import Store
 
-#: Scores below this are the low risk band (as `store.base.RISK_BAND_SQL` and the dashboard).
-LOW_RISK_BELOW = 0.3
+#: The default policy's first band ends here; `registrants` takes the policy's own bound.
+LOW_RISK_BELOW = 0.35
 PAGE = 10_000
 
 
@@ -28,10 +28,11 @@ class Registrant:
     seats: int
     max_score: float
     in_group: bool
+    real_below: float = LOW_RISK_BELOW  # the policy's first band's bound
 
     @property
     def real(self) -> bool:
-        return self.max_score < LOW_RISK_BELOW and not self.in_group
+        return self.max_score < self.real_below and not self.in_group
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,8 @@ class CleanedContact:
 
 
 def registrants(store: Store, pool_id: str, group_members: Iterable[str] = (),
-                progress: Callable[[int], None] | None = None) -> dict[str, Registrant]:
+                progress: Callable[[int], None] | None = None,
+                real_below: float = LOW_RISK_BELOW) -> dict[str, Registrant]:
     """Everyone who got a hold in the pool, from the action log (paged; `progress` gets rows read)."""
     members = set(group_members)
     seats: dict[str, int] = {}
@@ -60,7 +62,7 @@ def registrants(store: Store, pool_id: str, group_members: Iterable[str] = (),
         after = page[-1].seq
         if progress:
             progress(len(page))
-    return {k: Registrant(k, seats[k], worst[k], k in members) for k in seats}
+    return {k: Registrant(k, seats[k], worst[k], k in members, real_below) for k in seats}
 
 
 def judged_real(people: dict[str, Registrant]) -> list[Registrant]:

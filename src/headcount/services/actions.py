@@ -48,6 +48,9 @@ class ActionOutcome:
 
 
 class ActionService:
+    #: told of every guard decision: (None, verb, decision, time); the service's decisions log
+    on_decision: Callable[[str | None, str, Decision, float], None] | None = None
+
     def __init__(
         self,
         store: Store,
@@ -78,6 +81,8 @@ class ActionService:
                 decision = replace(decision, reasons=(*decision.reasons, "challenge"))
             else:
                 decision = resolved
+        if self.on_decision is not None:
+            self.on_decision(None, verb, decision, now)
         budgets = budgets_for(verb, self.budgets)
         attrs = {}
         for kind, value in (("ip", actor.ip), ("device", actor.device)):

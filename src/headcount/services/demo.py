@@ -1,38 +1,80 @@
-"""Demo data for `headcount serve --demo`: pools that look like the articles' cases,
-with a few hours of registrations behind them so the dashboard has something to show."""
+"""The demo of `headcount serve --demo`: pools like the articles' cases, their past, and a live story.
+
+`seed_demo` creates the pools and replays hours of past registrations into them
+(real supporters and some fakes, so the rally's risk bands are not all empty),
+five earlier rallies with check-ins (what the headcount estimate learns from) and
+a follow ring for the detector.
+
+`LiveDemo` then plays the launch against the running server over its own HTTP API,
+as clients would, at a watchable pace (about a minute):
+- real supporters register for the rally and real shoppers put items in carts, all along;
+- from about 5 s, a **flood** of fake registrations (throwaway domains, invalid and
+  virtual numbers, shared server networks, machine-made addresses, aliases of one
+  mailbox) hits the rally for 25 s: the pool enters flood mode and the refusals pile up;
+- from about 3 s, a **cart-hoarding group** of activists holds every product of the
+  campaign shop; the detector flags them, and their second round (from 25 s) gets
+  short holds with the reason `coordinated_group`.
+After 40 s the story is over and the figures stand still (flood mode stays on: the
+guard judges a pool by its last registrations).
+"""
 
 from __future__ import annotations
 
+import http.client
+import json
+import logging
 import random
+import threading
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from headcount.services.holds import Ledger
+from headcount.simulate.rally import TACTICS, rally_population
 from headcount.store.base import ActionRequest
 from headcount.types import ActorInfo, LightThresholds, PoolSpec
 
+log = logging.getLogger("headcount.demo")
+
+SHOP_LIGHT = LightThresholds(0.25, 0.05)
+#: the campaign shop's products: a hoarding group that empties carts across all of them
+SHOP = [("caps", "caps", 500), ("shirts", "shirts", 1_200), ("mugs", "mugs", 300), ("posters", "posters", 800),
+        ("hoodies", "hoodies", 250), ("badges", "badges", 2_000), ("totes", "tote bags", 400),
+        ("stickers", "stickers", 3_000)]
+RALLY = "rally-tulsa"
+
 DEMO_POOLS = [
-    PoolSpec("rally-tulsa", "Rally, 19,200-seat arena", "event", 19_200, 2, 900),
-    PoolSpec("shop-caps", "Campaign shop: caps", "stock", 500, 3, 600, LightThresholds(0.25, 0.05)),
-    PoolSpec("shop-shirts", "Campaign shop: shirts", "stock", 1_200, 3, 600, LightThresholds(0.25, 0.05)),
+    PoolSpec(RALLY, "Rally, 19,200-seat arena", "event", 19_200, 2, 900),
+    *(PoolSpec(f"shop-{sku}", f"Campaign shop: {name}", "stock", stock, 3, 600, SHOP_LIGHT)
+      for sku, name, stock in SHOP),
 ]
 
 #: Earlier events whose doors scanned check-ins: what the headcount estimate learns show-up
 #: rates from (an organiser's history; with one or two pools its interval is very wide).
 #: (pool, registrations, share who came, days ago)
 DEMO_PAST = [
-    (PoolSpec("rally-okc", "Earlier rally, Oklahoma City (checked in)", "event", 800, 2, 900), 600, 0.55, 14),
-    (PoolSpec("rally-wichita", "Earlier rally, Wichita (checked in)", "event", 600, 2, 900), 420, 0.62, 28),
-    (PoolSpec("rally-dallas", "Earlier rally, Dallas (checked in)", "event", 1_000, 2, 900), 700, 0.48, 42),
-    (PoolSpec("rally-omaha", "Earlier rally, Omaha (checked in)", "event", 500, 2, 900), 350, 0.58, 56),
-    (PoolSpec("rally-denver", "Earlier rally, Denver (checked in)", "event", 900, 2, 900), 640, 0.51, 70),
+    (PoolSpec("rally-okc", "Earlier rally, Oklahoma City", "event", 800, 2, 900), 600, 0.55, 14),
+    (PoolSpec("rally-wichita", "Earlier rally, Wichita", "event", 600, 2, 900), 420, 0.62, 28),
+    (PoolSpec("rally-dallas", "Earlier rally, Dallas", "event", 1_000, 2, 900), 700, 0.48, 42),
+    (PoolSpec("rally-omaha", "Earlier rally, Omaha", "event", 500, 2, 900), 350, 0.58, 56),
+    (PoolSpec("rally-denver", "Earlier rally, Denver", "event", 900, 2, 900), 640, 0.51, 70),
 ]
 
-#: (pool, registrations over the last hours, share confirmed)
-DEMO_ACTIVITY = [("rally-tulsa", 1_500, 0.8), ("shop-caps", 420, 0.9), ("shop-shirts", 300, 0.6)]
+#: the rally's past hours: real supporters and a share of fakes; shop carts per product
+RALLY_PAST, RALLY_PAST_FAKES, SHOP_PAST = 1_400, 0.12, 40
 
 
-def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]:
-    """Create the demo pools that do not exist yet and replay past registrations into them."""
+def _actor(r: object) -> ActorInfo:
+    return ActorInfo(email=r.email, phone=r.phone, ip=r.ip, user_agent=r.user_agent,  # type: ignore[attr-defined]
+                     device=r.device)  # type: ignore[attr-defined]
+
+
+def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020,
+              on_decision: Callable[..., None] | None = None) -> list[str]:
+    """Create the demo pools that do not exist yet and replay past registrations into them.
+
+    `on_decision`: told of each guard decision (the service's decisions log), so the
+    past shows in the decision charts too."""
     created = []
     for spec in DEMO_POOLS:
         if ledger.create_pool(spec).ok:
@@ -40,17 +82,31 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]
     rng = random.Random(seed)
     now = time.time()
     clock = ledger.clock
+    told = ledger.on_decision
+    ledger.on_decision = on_decision
     try:
-        for pool_id, count, confirm_share in DEMO_ACTIVITY:
+        if RALLY in created:
+            people = rally_population(real=RALLY_PAST, fakes_per_tactic=max(1, int(RALLY_PAST * RALLY_PAST_FAKES
+                                                                                   / len(TACTICS))),
+                                      seed=seed)
+            # a quiet start, then a burst (a video went viral), then a tail
+            times = sorted(now - hours * 3600 * rng.betavariate(2.5, 1.4) for _ in people)
+            for person, t in zip(people, times, strict=True):
+                ledger.clock = lambda t=t: t
+                outcome = ledger.hold(RALLY, rng.choice((1, 1, 2)), _actor(person))
+                if outcome.ok and rng.random() < 0.8:
+                    ledger.confirm(outcome.body["hold_id"])
+        for sku, _, _ in SHOP:
+            pool_id = f"shop-{sku}"
             if pool_id not in created:
                 continue
-            # a quiet start, then a burst (a video went viral), then a tail
-            times = sorted(now - hours * 3600 * rng.betavariate(2.5, 1.4) for _ in range(count))
-            for i, t in enumerate(times):
+            for _ in range(SHOP_PAST):
+                t = now - hours * 3600 * rng.random()
                 ledger.clock = lambda t=t: t
-                outcome = ledger.hold(pool_id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-{pool_id}-{i}"))
-                if outcome.ok and rng.random() < confirm_share:
+                outcome = ledger.hold(pool_id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-shopper-{rng.randrange(400)}"))
+                if outcome.ok and rng.random() < 0.7:
                     ledger.confirm(outcome.body["hold_id"])
+        ledger.on_decision = None  # the earlier events are history, not today's decisions
         for spec, registrations, came, days_ago in DEMO_PAST:
             if ledger.create_pool(spec).ok:
                 created.append(spec.id)
@@ -59,6 +115,7 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020) -> list[str]
             _seed_follows(ledger, rng, now, hours)
     finally:
         ledger.clock = clock
+        ledger.on_decision = told
     return created
 
 
@@ -99,3 +156,146 @@ def _seed_past(ledger: Ledger, rng: random.Random, spec: PoolSpec, registrations
             # the doors open over two hours a day later, not all in one minute
             ledger.store.record_action(ActionRequest(hold.actor_key, "checkin", spec.id,
                                                      start + 86400 + rng.random() * 7200, ((600, 3600),)))
+
+
+# the live story ---------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Step:
+    at: float  # seconds after the server answered
+    pool_id: str
+    quantity: int
+    actor: dict[str, str]
+    confirm: bool
+    who: str  # "real", "fake", "hoarder"
+
+
+#: the flood: (start, end) in seconds, fakes per second; real people per second all along
+FLOOD = (5.0, 30.0, 25.0)
+REAL_PER_S = 3.0
+SHOPPERS_PER_S = 1.0
+HOARDERS = 30
+HOARD_ROUNDS = ((3.0, 15.0), (25.0, 38.0))  # each hoarder holds every product once per round
+LENGTH_S = 40.0
+
+
+def story(seed: int = 1592) -> list[Step]:
+    """The live demo's requests in time order (deterministic for a seed)."""
+    rng = random.Random(seed)
+    people = rally_population(real=400, fakes_per_tactic=110, seed=seed, start=time.time())
+    real = [p for p in people if p.label == "real" and p.tactic == "real"]
+    fakes = [p for p in people if p.label == "fake" and p.tactic != "own_identity"]
+    rng.shuffle(real)
+    rng.shuffle(fakes)
+    steps: list[Step] = []
+
+    def person(p: object) -> dict[str, str]:
+        a = _actor(p)
+        return {k: v for k, v in (("email", a.email), ("phone", a.phone), ("ip", a.ip),
+                                  ("user_agent", a.user_agent), ("device", a.device)) if v}
+
+    t = 0.0
+    while t < LENGTH_S and real:  # real supporters all along
+        t += rng.expovariate(REAL_PER_S)
+        steps.append(Step(t, RALLY, rng.choice((1, 1, 2)), person(real.pop()), True, "real"))
+    start, end, rate = FLOOD
+    t = start
+    while t < end and fakes:
+        t += rng.expovariate(rate)
+        steps.append(Step(t, RALLY, rng.choice((1, 2)), person(fakes.pop()), rng.random() < 0.5, "fake"))
+    t = 0.0
+    while t < LENGTH_S:  # real shoppers: one or two products each
+        t += rng.expovariate(SHOPPERS_PER_S)
+        who = rng.randrange(10_000)
+        for sku, _, _ in rng.sample(SHOP, rng.choice((1, 1, 2))):
+            actor = {"id": f"shopper-{who}", "user_agent": "Mozilla/5.0 (iPhone) Safari/604.1"}
+            steps.append(Step(t, f"shop-{sku}", 1, actor, rng.random() < 0.6, "real"))
+    # the activists look like any shopper (the shop's backend sends an account id and the browser,
+    # no address); only what they do together (every product, within minutes, never paid)
+    # gives them away
+    for a, b in HOARD_ROUNDS:
+        for i in range(HOARDERS):
+            when = a + rng.random() * (b - a) * 0.5
+            for sku, _, _ in SHOP:
+                when += rng.random() * (b - a) / (2 * len(SHOP))
+                steps.append(Step(when, f"shop-{sku}", rng.choice((2, 3)),
+                                  {"id": f"cart-activist-{i}",
+                                   "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}, False, "hoarder"))
+    steps.sort(key=lambda s: s.at)
+    return steps
+
+
+class LiveDemo:
+    """Plays `story()` against a running server over HTTP in a background thread."""
+
+    def __init__(self, host: str, port: int, client_key: str, *, steps: list[Step] | None = None,
+                 ready_timeout_s: float = 60.0) -> None:
+        self.host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        self.port = port
+        self.key = client_key
+        self.steps = story() if steps is None else steps
+        self.ready_timeout_s = ready_timeout_s
+        self.sent: dict[int, int] = {}  # status -> count
+        self.started_at: float | None = None
+        self.done = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="headcount-live-demo", daemon=True)
+
+    def start(self) -> LiveDemo:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _conn(self) -> http.client.HTTPConnection:
+        return http.client.HTTPConnection(self.host, self.port, timeout=10)
+
+    def _wait_ready(self) -> bool:
+        deadline = time.monotonic() + self.ready_timeout_s
+        while not self._stop.is_set() and time.monotonic() < deadline:
+            try:
+                conn = self._conn()
+                conn.request("GET", "/healthz")
+                if conn.getresponse().status == 200:
+                    conn.close()
+                    return True
+            except OSError:
+                pass
+            time.sleep(0.2)
+        return False
+
+    def _post(self, conn: http.client.HTTPConnection, path: str, body: dict[str, object]) -> tuple[int, dict]:
+        conn.request("POST", path, body=json.dumps(body),
+                     headers={"Authorization": f"Bearer {self.key}", "Content-Type": "application/json"})
+        response = conn.getresponse()
+        data = response.read()
+        try:
+            return response.status, json.loads(data or b"{}")
+        except ValueError:
+            return response.status, {}
+
+    def _run(self) -> None:
+        try:
+            if not self._wait_ready():
+                log.warning("live demo: the server did not answer; nothing played")
+                return
+            self.started_at = time.monotonic()
+            conn = self._conn()
+            for step in self.steps:
+                if self._stop.is_set():
+                    return
+                delay = self.started_at + step.at - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)
+                try:
+                    status, body = self._post(conn, f"/v1/pools/{step.pool_id}/holds",
+                                              {"quantity": step.quantity, "actor": step.actor})
+                    self.sent[status] = self.sent.get(status, 0) + 1
+                    if status == 201 and step.confirm:
+                        self._post(conn, f"/v1/holds/{body['hold_id']}/confirm", {})
+                except (OSError, http.client.HTTPException, KeyError):
+                    conn.close()
+                    conn = self._conn()
+        finally:
+            self.done.set()

@@ -35,6 +35,9 @@ if TYPE_CHECKING:
 class Ledger:
     """Pools and holds with no oversell, per-person limits and short holds."""
 
+    #: told of every guard decision: (pool_id, verb, decision, now); the service's decisions log
+    on_decision: Callable[[str | None, str, Decision, float], None] | None = None
+
     def __init__(
         self,
         store: Store,
@@ -68,6 +71,8 @@ class Ledger:
         token: str | None = None, idem: IdempotencyKey | None = None,
     ) -> HoldRequest | Outcome:
         decision = self.guard.assess(actor, pool_id, now)
+        if self.on_decision is not None:
+            self.on_decision(pool_id, "hold", decision, now)
         if decision.challenge and self.challenges is not None:
             return self._request(pool_id, quantity, self.challenges.resolve(
                 decision, f"pool:{pool_id}", token, now, idem))
@@ -79,6 +84,8 @@ class Ledger:
     ) -> HoldRequest | Outcome:
         aassess = getattr(self.guard, "aassess", None)
         decision = await aassess(actor, pool_id, now) if aassess else self.guard.assess(actor, pool_id, now)
+        if self.on_decision is not None:
+            self.on_decision(pool_id, "hold", decision, now)
         if decision.challenge and self.challenges is not None:  # rare: only risky requests get here
             return self._request(pool_id, quantity, await asyncio.to_thread(
                 self.challenges.resolve, decision, f"pool:{pool_id}", token, now, idem))

@@ -47,6 +47,7 @@ from headcount.store.blocks import (
     dismissal_from_row,
     dismissal_row,
 )
+from headcount.store.decisions import DecisionsSql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlbase import SqlStore, Statements
 from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
@@ -91,7 +92,7 @@ def lead_key(name: str) -> int:
                           signed=True)
 
 
-class PostgresStore(SqlStore):
+class PostgresStore(DecisionsSql, SqlStore):
     """PostgreSQL backend; safe to share between threads and processes."""
 
     sql = Statements("%s")

@@ -63,6 +63,7 @@ from headcount.store.blocks import (
     dismissal_from_row,
     dismissal_row,
 )
+from headcount.store.decisions import DecisionsSql
 from headcount.store.migrate import load_migrations
 from headcount.store.sqlbase import SqlStore, Statements
 from headcount.types import HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
@@ -395,7 +396,7 @@ def _runs(batch: list[_Pending]) -> list[list[_Pending]]:
     return runs
 
 
-class SQLiteStore(SqlStore):
+class SQLiteStore(DecisionsSql, SqlStore):
     """The embedded default store."""
 
     sql = Statements("?")

@@ -61,36 +61,42 @@ async def get_pool(ledger: LedgerDep, principal: PrincipalDep, pool_id: str = PO
 
 @router.get("/{pool_id}/timeline", responses=PROBLEMS)
 async def pool_timeline(
+    request: Request,
     ledger: LedgerDep,
     principal: PrincipalDep,
     pool_id: str = POOL_ID,
     bucket_s: int = Query(60, ge=10, le=86_400, description="width of a time bucket in seconds"),
     hours: float = Query(24, gt=0, le=24 * 90, description="how far back"),
 ) -> Response:
-    """Holds placed over time, split by risk band (staff): what the dashboard charts."""
+    """Seats of holds placed over time per risk band of the policy (staff); `lapsed`: expired or released."""
     require(principal, Role.STAFF)
     pool = await ledger.store.aread(lambda: ledger.pool(pool_id))
     if pool is None:
         raise ProblemError(404, "not-found", f"no pool {pool_id!r}", field="pool_id")
-    since = ledger.clock() - hours * 3600
-    rows = await ledger.store.aread(lambda: ledger.store.hold_timeline(pool_id, bucket_s, since))
+    names = list(request.app.state.headcount.bands.names)
+    edges = request.app.state.headcount.bands.edges
+    now = ledger.clock()
+    rows = await ledger.store.aread(
+        lambda: ledger.store.seat_timeline(edges, bucket_s, now - hours * 3600, now, [pool_id]))
     by_bucket: dict[float, dict[str, int]] = {}
-    for start, band, qty in rows:
-        by_bucket.setdefault(start, {})[band] = qty
+    for r in rows:
+        counts = by_bucket.setdefault(r.bucket, {})
+        key = names[min(r.band, len(names) - 1)] if r.live else "lapsed"
+        counts[key] = counts.get(key, 0) + r.seats
     points = []
     if by_bucket:  # dense: every bucket from the first with holds to now, empty ones included
         start = min(by_bucket)
-        last = (ledger.clock() // bucket_s) * bucket_s
+        last = (now // bucket_s) * bucket_s
         while start <= last:
             counts = by_bucket.get(start, {})
-            points.append({"t": iso(start), **{b: counts.get(b, 0) for b in ("low", "medium", "high")}})
+            points.append({"t": iso(start), **{b: counts.get(b, 0) for b in (*names, "lapsed")}})
             start += bucket_s
-    return json_response({"pool_id": pool_id, "bucket_s": bucket_s, "bands": ["low", "medium", "high"],
-                          "points": points})
+    return json_response({"pool_id": pool_id, "bucket_s": bucket_s, "bands": names, "points": points})
 
 
 @router.get("/{pool_id}/headcount", responses=PROBLEMS)
 async def pool_headcount_view(
+    request: Request,
     ledger: LedgerDep,
     principal: PrincipalDep,
     pool_id: str = POOL_ID,
@@ -108,7 +114,8 @@ async def pool_headcount_view(
     try:
         # in a worker thread: the estimate is numpy work (10-20 ms), never on the event loop
         result = await asyncio.to_thread(
-            pool_headcount, ledger.store, pool_id, history=history, level=level, now=ledger.clock())
+            pool_headcount, ledger.store, pool_id, history=history, level=level, now=ledger.clock(),
+            bands=request.app.state.headcount.bands)  # the policy's bands, as every view uses
     except UnknownPool as exc:
         raise ProblemError(404 if exc.field == "pool_id" else 422, "not-found", str(exc), field=exc.field) from exc
     return json_response(result.to_dict())

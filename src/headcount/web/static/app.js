@@ -1,47 +1,51 @@
-// headcount dashboard: pools, traffic lights, exact figures for staff, holds over time by risk band,
-// the real-headcount estimate against capacity and the top coordinated groups.
+// headcount dashboard for a launch: the live pools first, each with its flood state, refusals,
+// real headcount and the coordinated groups that touched it; finished events collapsed.
+// One request per refresh (GET /v1/dashboard), whatever the number of pools; cards are keyed by
+// pool id and only rebuilt inside when their figures change; the next refresh starts when the
+// last one has finished, so slow answers never overlap.
 "use strict";
 
 const REFRESH_MS = 2000;
-const BANDS = ["low", "medium", "high"];
 const SVG = "http://www.w3.org/2000/svg";
-const TOP_GROUPS = 5;
-const PROBE_EVERY = 30;  // refreshes between looks for GET /v1/blocks while the server lacks it
-let blocksRoute = null;  // does the server offer GET /v1/blocks? (asked via /openapi.json: no 404 in the console)
+const KEY = "headcount-key";
+const cards = new Map();  // pool id -> card element (kept across refreshes)
+const seen = new Map();   // element -> the JSON it was last drawn from
 let refreshes = 0;
+let keyError = null;      // what the server said about a refused key, shown until a new one is entered
 
 function apiKey() {
   const match = location.hash.match(/key=([^&]+)/);
   if (match) {
-    sessionStorage.setItem("headcount-key", decodeURIComponent(match[1]));
+    sessionStorage.setItem(KEY, decodeURIComponent(match[1]));
+    keyError = null;
     history.replaceState(null, "", location.pathname);  // keep the key out of the address bar
   }
-  return sessionStorage.getItem("headcount-key");
+  return sessionStorage.getItem(KEY);
 }
+
+class KeyRefused extends Error {}
 
 async function api(path) {
   const key = apiKey();
   const response = await fetch(path, { headers: key ? { Authorization: `Bearer ${key}` } : {} });
-  if (response.status === 401) {
-    sessionStorage.removeItem("headcount-key");
-    throw new Error("the API key was refused");
+  if (response.status === 401 && key) {
+    const problem = await response.json().catch(() => ({}));
+    sessionStorage.removeItem(KEY);
+    throw new KeyRefused(problem.detail || "unknown or revoked API key");
   }
-  if (!response.ok) throw new Error(`${path}: ${response.status}`);
+  if (!response.ok) throw new Error(`${path} answered ${response.status}`);
   return response.json();
 }
 
+// --- small DOM and SVG helpers -------------------------------------------------------------
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
-  for (const child of children) node.append(child);
+  for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
+  for (const child of children) if (child !== null && child !== undefined && child !== "") node.append(child);
   return node;
 }
 
-function figure(label, value, testid) {
-  return el("div", {}, el("b", { "data-testid": testid }, value.toLocaleString("en")), el("span", {}, label));
-}
-
-function svgNode(tag, attrs = {}, tip = "") {
+function svg(tag, attrs = {}, tip = "") {
   const node = document.createElementNS(SVG, tag);
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, typeof v === "number" ? v.toFixed(2) : v);
   if (tip) {
@@ -52,257 +56,389 @@ function svgNode(tag, attrs = {}, tip = "") {
   return node;
 }
 
-const fmt = (n) => Number(n).toLocaleString("en");
+function text(x, y, content, anchor = "start", cls = "label") {
+  const node = svg("text", { x, y, "text-anchor": anchor, class: cls });
+  node.textContent = content;
+  return node;
+}
 
-// Expected real attendance with its interval, against registrations and capacity.
-function headcountPanel(h) {
-  const box = el("div", { class: "headcount", "data-testid": "headcount" });
-  const pct = Math.round(100 * h.level);
-  box.append(el("h3", {}, "Real headcount"));
-  box.append(el("div", { class: "figures" },
-    figure("expected real", h.expected_real, "hc-expected"),
-    el("div", {}, el("b", {}, el("span", { "data-testid": "hc-lo" }, fmt(h.interval[0])), "–",
-                     el("span", { "data-testid": "hc-hi" }, fmt(h.interval[1]))), el("span", {}, `${pct}% interval`)),
-    figure("registered", h.registered, "hc-registered"),
-    el("div", {}, el("b", { "data-testid": "hc-pover" }, h.p_over_capacity === null ? "–"
-                     : `${(100 * h.p_over_capacity).toFixed(1)}%`), el("span", {}, "chance of more than capacity"))));
-  const top = Math.max(1, h.capacity || 0, h.registered, h.interval[1]) * 1.04;
-  const x = (n) => 4 + (292 * n) / top;
-  const svg = svgNode("svg", { viewBox: "0 0 300 64", role: "img", "data-testid": "hc-chart",
-                               "aria-label": "expected real attendance against capacity", preserveAspectRatio: "none" });
-  svg.append(svgNode("rect", { x: 4, y: 6, width: x(h.registered) - 4, height: 16, class: "registered" },
-                     `registered: ${fmt(h.registered)}`));
-  svg.append(svgNode("rect", { x: x(h.interval[0]), y: 32, width: Math.max(1, x(h.interval[1]) - x(h.interval[0])),
-                               height: 16, class: "interval" }, `${pct}% interval: ${fmt(h.interval[0])}–${fmt(h.interval[1])}`));
-  svg.append(svgNode("rect", { x: x(h.expected_real) - 1, y: 28, width: 2, height: 24, class: "expected" },
-                     `expected real: ${fmt(h.expected_real)}`));
-  if (h.capacity) {
-    svg.append(svgNode("line", { x1: x(h.capacity), x2: x(h.capacity), y1: 0, y2: 60, class: "capacity" },
-                       `capacity: ${fmt(h.capacity)}`));
+const fmt = (n) => Number(n).toLocaleString("en");
+const pct = (n, d) => (d ? `${Math.round((100 * n) / d)}%` : "0%");
+const clock = (iso) => `${iso.slice(11, 16)} UTC`;  // ISO times from the API are UTC
+const day = (iso) => iso.slice(0, 10);
+const words = (name) => String(name).replace(/_/g, " ");
+const bucketWords = (s) => (s < 3600 ? `${s / 60}-minute` : s < 86400 ? `${s / 3600}-hour` : `${s / 86400}-day`);
+
+function niceTop(n) {  // 1, 2 or 5 times a power of ten, at least n
+  if (n <= 0) return 1;
+  const p = 10 ** Math.floor(Math.log10(n));
+  return [1, 2, 5, 10].map((m) => m * p).find((v) => v >= n);
+}
+
+function figure(label, value, testid, cls = "") {
+  return el("div", { class: `figure ${cls}` }, el("b", { "data-testid": testid }, value), el("span", {}, label));
+}
+
+// --- the parts of a pool card ----------------------------------------------------------------
+function floodBadge(flood) {
+  if (!flood.on) return el("span", { class: "calm", "data-testid": "flood-off" }, "no flood");
+  const share = flood.share === null ? "" : ` · ${Math.round(100 * flood.share)}% of recent registrations risky`;
+  return el("span", { class: "flood", "data-testid": "flood",
+                      title: `every registration here gets the reason pool_flooded${share}` },
+            `FLOOD MODE${flood.since ? ` since ${clock(flood.since)}` : ""}`);
+}
+
+// Expected real people against registrations on a scale of their own; capacity marked, off scale if far.
+function headcountChart(h) {
+  const [lo, hi] = h.interval;
+  const near = Math.max(h.registered, hi, 1);
+  // capacity on the scale when it is near (the report's rule: within 3x); far beyond, off scale
+  const scale = niceTop(Math.max(near, h.capacity && h.capacity <= 3 * near ? h.capacity : 0) * 1.1);
+  const capOn = h.capacity && h.capacity <= scale;
+  const W = 400, L = 92, R = 16, plot = W - L - R;
+  const x = (n) => L + (plot * Math.min(n, scale)) / scale;
+  const box = svg("svg", { viewBox: `0 0 ${W} 92`, role: "img", class: "hc-chart", "data-testid": "hc-chart",
+                           "aria-label": "expected real people against registrations and capacity" });
+  for (const f of [0, 0.5, 1]) {
+    box.append(svg("line", { x1: x(scale * f), x2: x(scale * f), y1: 4, y2: 66, class: "grid" }));
+    box.append(text(x(scale * f), 80, fmt(scale * f), f === 0 ? "start" : f === 1 ? "end" : "middle"));
   }
-  box.append(svg);
-  const legend = el("div", { class: "legend" });
-  for (const [cls, label] of [["registered", "registered"], ["interval", `${pct}% interval`],
-                              ["expected", "expected real"], ["capacity", "capacity"]]) {
-    legend.append(el("span", {}, el("i", { class: cls }), label));
+  box.append(text(L - 6, 20, "registered", "end"));
+  box.append(svg("rect", { x: L, y: 8, width: Math.max(1, x(h.registered) - L), height: 16, class: "registered" },
+                 `registered: ${fmt(h.registered)} seats`));
+  box.append(text(L - 6, 50, "real people", "end"));
+  box.append(svg("rect", { x: x(lo), y: 38, width: Math.max(2, x(hi) - x(lo)), height: 16, class: "interval" },
+                 `${Math.round(100 * h.level)}% interval: ${fmt(lo)}–${fmt(hi)}`));
+  box.append(svg("rect", { x: x(h.expected_real) - 1.5, y: 34, width: 3, height: 24, class: "expected" },
+                 `expected real: ${fmt(h.expected_real)}`));
+  if (capOn) {
+    box.append(svg("line", { x1: x(h.capacity), x2: x(h.capacity), y1: 2, y2: 68, class: "capacity" },
+                   `capacity: ${fmt(h.capacity)}`));
+  } else if (h.capacity) {  // a broken axis: capacity far beyond what is registered
+    box.append(svg("path", { d: `M${W - R - 4} 62 l6 -8 M${W - R + 2} 62 l6 -8`, class: "break" }));
+    box.append(text(W - 2, 90, `capacity ${fmt(h.capacity)} off scale →`, "end", "label cap"));
   }
-  box.append(legend);
-  const source = h.method === "history"
-    ? `show-up rates learned from ${h.history_pools} earlier pool${h.history_pools === 1 ? "" : "s"} with check-ins`
-    : "no earlier check-ins yet: the model's prior (wide on purpose)";
-  const [part, share] = Object.entries(h.uncertainty || {}).sort((a, b) => b[1] - a[1])[0] || ["", 0];
-  box.append(el("p", { class: "why", "data-testid": "hc-why" },
-    `${source}; ${Math.round(100 * h.flagged_share)}% of seats flagged as risky` +
-    (part ? `; most of the uncertainty is ${part.replace(/_/g, "-")} (${Math.round(100 * share)}%)` : "") + "."));
   return box;
 }
 
-function short(text, n = 14) {
-  const s = String(text);
-  return s.length > n ? `${s.slice(0, n)}…` : s;
+function headline(p) {
+  const h = p.headcount;
+  const [lo, hi] = h.interval;
+  const box = el("div", { class: "headline", "data-testid": "headcount" });
+  box.append(el("div", { class: "figures" },
+    figure(p.kind === "stock" ? "real buyers expected" : "real people expected", fmt(h.expected_real), "hc-expected", "main"),
+    el("div", { class: "figure" }, el("b", { class: "nowrap" }, el("span", { "data-testid": "hc-lo" }, fmt(lo)), "–",
+                                      el("span", { "data-testid": "hc-hi" }, fmt(hi))),
+       el("span", {}, `${Math.round(100 * h.level)}% interval`)),
+    figure(p.kind === "stock" ? "items in carts or sold" : "seats registered", fmt(h.registered), "hc-registered"),
+    figure("capacity", fmt(p.capacity), "capacity")));
+  box.append(headcountChart(h));
+  box.append(el("p", { class: "why", "data-testid": "hc-why" }, h.why));
+  return box;
 }
 
-const NEW_FOR_MS = 10 * 60 * 1000;  // a group first seen this recently is marked "new"
-const hhmm = (d) => d.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
+const OUTCOME_ORDER = ["allowed", "shortened", "challenged", "denied"];
 
-// "14:28–16:28 (2 h)", with the day in front when it is not today.
-function window_(startIso, endIso) {
-  const start = new Date(startIso);
-  const end = new Date(endIso);
-  const minutes = Math.max(1, Math.round((end - start) / 60000));
-  const span = minutes < 90 ? `${minutes} min` : `${(minutes / 60).toFixed(minutes < 600 ? 1 : 0).replace(/\.0$/, "")} h`;
-  const day = start.toDateString() === new Date().toDateString() ? ""
-    : `${start.toLocaleDateString([], { month: "short", day: "numeric" })} `;
-  return `${day}${hhmm(start)}–${hhmm(end)} (${span})`;
+function decisionsPart(p, outcomeWords) {
+  const d = p.decisions;
+  const box = el("div", { class: "decisions", "data-testid": "decisions" });
+  box.append(el("div", { class: "figures" },
+    figure("decisions", fmt(d.total), "decisions-total"),
+    figure("refused", fmt(d.refused), "refusals", d.refused ? "alarm" : ""),
+    figure("short holds", fmt(d.by_outcome.shortened || 0), "shortened"),
+    figure("refused share", pct(d.refused, d.total), "refused-share")));
+  const bar = el("div", { class: "outcomes", title: "decisions by outcome" });
+  for (const o of OUTCOME_ORDER) {
+    const n = d.by_outcome[o] || 0;
+    if (!n) continue;
+    const part = el("i", { class: o, title: `${outcomeWords[o] || o}: ${fmt(n)}` });
+    part.style.flexGrow = String(n);  // CSSOM, allowed by the page's CSP
+    bar.append(part);
+  }
+  box.append(bar);
+  if (d.top_reasons.length) {
+    const list = el("ol", { class: "reasons", "data-testid": "top-reasons" });
+    for (const r of d.top_reasons) {
+      list.append(el("li", { "data-reason": r.reason }, el("b", {}, fmt(r.refusals)), ` ${r.words}`));
+    }
+    box.append(el("p", { class: "sub" }, "Refused because of (a refusal can have several reasons):"), list);
+  }
+  return box;
 }
 
-// A person key such as "id:k1:l3Db0CuduO…" shortened to its hashed part.
-const member = (key) => short(String(key).split(":").pop(), 8);
-
-// The evidence in words: how many actions against how many chance would give, and how dense.
-function evidenceText(b) {
-  const e = b.evidence || {};
-  const parts = [];
-  if (typeof e.cells === "number" && typeof e.expected_cells === "number") {
-    const lift = e.expected_cells > 0 ? ` (${fmt(Math.round(e.cells / e.expected_cells))}×)` : "";
-    parts.push(`${fmt(e.cells)} member–target pairs, chance gives ${fmt(Math.round(e.expected_cells))}${lift}`);
-  } else if (b.events) {
-    parts.push(`${fmt(b.events)} actions`);
+// Stacked columns per time bucket with a y-axis: decisions by outcome, or seats by band.
+function columns(points, parts, valueOf, maxValue, label, testid, extra, classOf = (part) => part) {
+  const W = 400, H = 96, L = 34, B = 18, plotH = H - B - 6, plotW = W - L - 4;
+  const box = svg("svg", { viewBox: `0 0 ${W} ${H}`, role: "img", class: "columns", "data-testid": testid, "aria-label": label });
+  const top = niceTop(maxValue || 1);
+  for (const f of [0, 0.5, 1]) {
+    const y = 6 + plotH * (1 - f);
+    box.append(svg("line", { x1: L, x2: W - 4, y1: y, y2: y, class: "grid" }));
+    box.append(text(L - 4, y + 4, fmt(top * f), "end"));
   }
-  parts.push(`${Math.round(100 * b.density)}% of all pairs acted on`);
-  return parts.join("; ");
-}
-
-function barCell(value, max, cls, tip) {
-  const svg = svgNode("svg", { viewBox: "0 0 100 10", class: "minibar", role: "img", "aria-label": tip });
-  svg.append(svgNode("rect", { x: 0, y: 1, width: Math.max(2, (100 * value) / max), height: 8, class: cls }, tip));
-  return svg;
-}
-
-// The most suspicious coordinated groups from GET /v1/blocks (which lists them newest first).
-function groupsPanel(blocks) {
-  const body = el("div", {});
-  if (blocks === null) {
-    body.append(el("p", { class: "empty", "data-testid": "groups-empty" },
-                   "group detection is not running on this server yet"));
-    return body;
-  }
-  if (!blocks.length) {
-    body.append(el("p", { class: "empty", "data-testid": "groups-empty" },
-                   "no coordinated group detected in the recent action log"));
-    return body;
-  }
-  const ranked = [...blocks].sort((a, b) => b.score - a.score);
-  const top = ranked.slice(0, TOP_GROUPS);
-  const size = (b) => b.size ?? (b.actors || []).length;
-  const accounts = new Set(blocks.flatMap((b) => b.actors || []));
-  const lastRun = Math.max(...blocks.map((b) => Date.parse(b.updated_at || b.detected_at) || 0));
-  body.append(el("p", { class: "summary", "data-testid": "groups-summary" },
-    el("b", { "data-testid": "groups-count" }, fmt(blocks.length)), ` group${blocks.length === 1 ? "" : "s"} · `,
-    el("b", { "data-testid": "groups-accounts" }, fmt(accounts.size)), ` account${accounts.size === 1 ? "" : "s"} flagged`,
-    lastRun ? ` · detected as of ${hhmm(new Date(lastRun))}` : "", " · most suspicious first"));
-  const bestScore = Math.max(...top.map((b) => b.score), 1e-9);
-  const mostMembers = Math.max(...top.map(size), 1);
-  const table = el("table", { "data-testid": "groups-table" });
-  table.append(el("tr", {}, ...["#", "score", "members", "targets", "window", "seen by", "evidence"]
-    .map((h) => el("th", {}, h))));
-  top.forEach((b, i) => {
-    const actors = b.actors || [];
-    const targets = b.targets || [];
-    const detectors = [b.detector, ...((b.evidence || {}).detectors || []).filter((d) => d !== b.detector)];
-    const fresh = Date.now() - Date.parse(b.detected_at) < NEW_FOR_MS;
-    table.append(el("tr", { "data-testid": "group", "data-block": b.id },
-      el("td", { class: "rank" }, `${i + 1}`, fresh ? el("span", { class: "new", title: "first detected in the last 10 minutes" }, "new") : ""),
-      el("td", { class: "n" }, barCell(b.score, bestScore, "score", `score ${b.score}`),
-         el("span", { "data-testid": "group-score" }, Number(b.score).toFixed(2))),
-      el("td", { title: actors.join("\n") },
-         el("span", { class: "count" }, barCell(size(b), mostMembers, "members", `${size(b)} members`),
-            el("b", { "data-testid": "group-actors" }, fmt(size(b)))),
-         el("span", { class: "sample" }, `${actors.slice(0, 2).map(member).join(", ")}${actors.length > 2 ? ", …" : ""}`)),
-      el("td", { title: targets.join("\n") }, el("b", { "data-testid": "group-targets" }, fmt(targets.length)),
-         el("span", { class: "sample", "data-testid": "group-target-names" },
-            `${targets.slice(0, 3).map((t) => short(t, 18)).join(", ")}${targets.length > 3 ? ", …" : ""}`)),
-      el("td", { class: "when", "data-testid": "group-window", title: `${b.start} – ${b.end}` }, window_(b.start, b.end)),
-      el("td", { "data-testid": "group-detectors" },
-         ...detectors.map((d, j) => el("span", { class: j === 0 ? "chip lead" : "chip" }, d))),
-      el("td", { class: "evidence" }, evidenceText(b))));
-  });
-  body.append(table);
-  if (blocks.length > TOP_GROUPS) body.append(el("p", { class: "empty" }, `and ${blocks.length - TOP_GROUPS} more`));
-  return body;
-}
-
-async function fetchBlocks() {
-  if (blocksRoute === null || (!blocksRoute && refreshes % PROBE_EVERY === 0)) {
-    const spec = await fetch("/openapi.json").then((r) => (r.ok ? r.json() : { paths: {} }), () => ({ paths: {} }));
-    blocksRoute = Boolean(spec.paths && spec.paths["/v1/blocks"]);
-  }
-  if (!blocksRoute) return null;
-  const key = apiKey();
-  const response = await fetch("/v1/blocks", { headers: key ? { Authorization: `Bearer ${key}` } : {} });
-  if (response.status === 404) {
-    blocksRoute = false;
-    return null;
-  }
-  if (!response.ok) throw new Error(`/v1/blocks: ${response.status}`);
-  return (await response.json()).blocks || [];
-}
-
-function chart(timeline) {
-  const box = el("div", { class: "chart" });
-  if (!timeline.points.length) {
-    box.append(el("p", { class: "empty", "data-testid": "no-holds" }, "no holds in the last 24 hours"));
-    return box;
-  }
-  const svg = document.createElementNS(SVG, "svg");
-  svg.setAttribute("viewBox", "0 0 300 100");
-  svg.setAttribute("preserveAspectRatio", "none");
-  svg.setAttribute("role", "img");
-  svg.setAttribute("aria-label", "holds over time by risk band");
-  const points = timeline.points.slice(-144);
-  const max = Math.max(1, ...points.map((p) => BANDS.reduce((s, b) => s + p[b], 0)));
-  const width = 300 / points.length;
-  points.forEach((p, i) => {
-    let y = 100;
-    for (const band of BANDS) {
-      const h = (p[band] / max) * 100;
-      if (h <= 0) continue;
-      const rect = document.createElementNS(SVG, "rect");
-      rect.setAttribute("x", (i * width + width * 0.1).toFixed(2));
-      rect.setAttribute("width", (width * 0.8).toFixed(2));
-      rect.setAttribute("y", (y - h).toFixed(2));
-      rect.setAttribute("height", h.toFixed(2));
-      rect.setAttribute("class", band);
-      const title = document.createElementNS(SVG, "title");
-      title.textContent = `${p.t}: ${p[band]} ${band}-risk`;
-      rect.append(title);
-      svg.append(rect);
+  const w = plotW / Math.max(points.length, 1);
+  points.forEach((pt, i) => {
+    let y = 6 + plotH;
+    for (const part of parts) {
+      const n = valueOf(pt, part);
+      if (!n) continue;
+      const h = (plotH * n) / top;
+      box.append(svg("rect", { x: L + i * w + w * 0.1, y: y - h, width: Math.max(w * 0.8, 0.8), height: h, class: classOf(part) },
+                     `${clock(pt.t)}: ${fmt(n)} ${extra(part)}`));
       y -= h;
     }
   });
-  box.append(svg);
-  const clock = (t) => new Date(t).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
-  box.append(el("div", { class: "axis" }, el("span", {}, clock(points[0].t)),
-                el("span", {}, `${timeline.bucket_s / 60}-minute buckets`), el("span", {}, clock(points.at(-1).t))));
-  const legend = el("div", { class: "legend" });
-  for (const band of BANDS) legend.append(el("span", {}, el("i", { class: band }), `${band} risk`));
-  box.append(legend);
+  if (points.length) {
+    box.append(text(L, H - 4, `${day(points[0].t)} ${clock(points[0].t)}`));
+    box.append(text(W - 4, H - 4, clock(points.at(-1).t), "end"));
+  }
   return box;
 }
 
-async function render() {
+function legend(items) {
+  const box = el("div", { class: "legend" });
+  for (const [cls, label] of items) box.append(el("span", {}, el("i", { class: cls }), label));
+  return box;
+}
+
+function timelinePart(p, outcomeWords) {
+  const t = p.timeline;
+  const box = el("div", { class: "timeline" });
+  if (!t.points.length) {
+    box.append(el("p", { class: "empty", "data-testid": "no-activity" }, "no activity yet"));
+    return box;
+  }
+  const lapsed = t.points.reduce((s, pt) => s + pt.lapsed, 0);
+  box.append(el("h4", {}, `Decisions per ${bucketWords(t.bucket_s)} bucket`));
+  box.append(columns(t.points, OUTCOME_ORDER, (pt, o) => pt.decisions[o] || 0,
+                     t.max_decisions, "decisions over time by outcome", "decisions-chart",
+                     (o) => outcomeWords[o] || o));
+  box.append(legend(OUTCOME_ORDER.map((o) => [o, outcomeWords[o] || o])));
+  box.append(el("h4", {}, `${p.kind === "stock" ? "Items" : "Seats"} held per ${bucketWords(t.bucket_s)} bucket, by risk band`));
+  const bandClass = (b) => (b === "lapsed" ? "lapsed" : `band${t.bands.indexOf(b)}`);
+  box.append(columns(t.points, [...t.bands, "lapsed"], (pt, b) => (b === "lapsed" ? pt.lapsed : pt.seats[b] || 0),
+                     t.max_seats, "seats held over time by risk band", "seats-chart",
+                     (b) => (b === "lapsed" ? "expired or released" : `in band ${words(b)}`), bandClass));
+  box.append(legend([...t.bands.map((b, i) => [`band${i}`, words(b)]), ["lapsed", "expired or released (not counted)"]]));
+  if (lapsed) {
+    box.append(el("p", { class: "sub" }, `The columns add up to ${fmt(p.headcount.registered + lapsed)}: ` +
+      `${fmt(p.headcount.registered)} still held or confirmed, ${fmt(lapsed)} expired or released.`));
+  }
+  return box;
+}
+
+function groupLine(g, poolId) {  // under a pool: what, how sure, when; the rest on hover
+  const others = g.pool_names.length - 1;
+  return el("li", { class: "group", "data-testid": "group", "data-block": g.id, "data-pool": poolId,
+                    title: `seen as ${g.seen_by.join("; ")}\npools: ${g.pool_names.join(", ")}` },
+    el("b", { "data-testid": "group-words" }, g.words),
+    el("span", { class: `confidence`, "data-testid": "group-confidence" }, g.confidence_words),
+    el("span", { class: "sub" }, `${g.window}${g.evidence_words ? ` · ${g.evidence_words}` : ""}` +
+       (others > 0 ? ` · also in ${others} other pool${others > 1 ? "s" : ""}` : "")));
+}
+
+function groupEntry(g, poolId) {
+  return el("li", { class: "group", "data-testid": "group", "data-block": g.id, "data-pool": poolId || "" },
+    el("b", { "data-testid": "group-words" }, g.words),
+    el("span", { class: `confidence c${Math.round(g.confidence * 10)}`, "data-testid": "group-confidence" }, g.confidence_words),
+    el("span", { class: "sub" }, `${g.window}${g.evidence_words ? ` · ${g.evidence_words}` : ""}`),
+    el("span", { class: "sub" }, `seen as ${g.seen_by.join("; ")}`),
+    g.pool_names.length > 1 ? el("span", { class: "sub" }, `pools: ${g.pool_names.join(", ")}`) : null,
+    g.other_targets.length ? el("span", { class: "sub" }, `targets: ${g.other_targets.slice(0, 6).join(", ")}` +
+                                 (g.other_targets.length > 6 ? ", …" : "")) : null);
+}
+
+function groupsPart(p, groups) {
+  const mine = p.groups.map((id) => groups.get(id)).filter(Boolean);
+  if (!mine.length) return null;
+  const list = el("ul", { class: "groups", "data-testid": "pool-groups" });
+  for (const g of mine) list.append(groupLine(g, p.id));
+  return el("div", { class: "pool-groups" }, el("h4", {}, `Coordinated group${mine.length > 1 ? "s" : ""} in this pool`), list);
+}
+
+function cardParts(p, groups, outcomeWords) {
+  return [
+    el("h3", {}, el("span", { class: `light ${p.light}`, "data-testid": "light", title: p.light }),
+       el("span", { class: "name" }, p.name), floodBadge(p.flood)),
+    el("p", { class: "meta" }, `${p.id} · ${p.kind === "stock" ? "stock" : "event"} · ${fmt(p.held)} held, ` +
+       `${fmt(p.confirmed)} confirmed, ${fmt(p.available)} available · last activity ${clock(p.last_activity)}`),
+    headline(p), decisionsPart(p, outcomeWords), groupsPart(p, groups), timelinePart(p, outcomeWords),
+  ].filter(Boolean);
+}
+
+// --- keyed rendering --------------------------------------------------------------------------
+function keyed(container, items, keyOf, make, draw, sig = (x) => JSON.stringify(x)) {
+  const wanted = [];
+  for (const item of items) {
+    const k = keyOf(item);
+    let node = cards.get(k);
+    if (!node) {
+      node = make(item);
+      cards.set(k, node);
+    }
+    const s = sig(item);
+    if (seen.get(node) !== s) {  // only a card whose figures changed is redrawn, inside its own element
+      draw(node, item);
+      seen.set(node, s);
+    }
+    wanted.push(node);
+  }
+  wanted.forEach((node, i) => {  // order, moving only what is out of place
+    if (container.children[i] !== node) container.insertBefore(node, container.children[i] || null);
+  });
+  while (container.children.length > wanted.length) container.lastElementChild.remove();
+}
+
+function drawBands(bands) {
+  const box = document.getElementById("bands");
+  const s = JSON.stringify(bands);
+  if (seen.get(box) === s) return;
+  seen.set(box, s);
+  box.replaceChildren(el("b", {}, "Risk bands of the policy: "),
+    ...bands.map((b, i) => el("span", { class: "band", "data-testid": "band" }, el("i", { class: `band${i}` }),
+                              `${words(b.name)} (score ${b.range}): ${b.words}`)));
+  box.hidden = false;
+}
+
+function drawAlerts(d) {
+  const box = document.getElementById("alerts");
+  const flooded = d.pools.filter((p) => p.flood.on);
+  const flagged = d.groups.filter((g) => g.pools.length);
+  const items = [];
+  for (const p of flooded) {
+    items.push(el("span", { class: "flood", "data-testid": "alert-flood" },
+                  `${p.name}: flood mode${p.flood.since ? ` since ${clock(p.flood.since)}` : ""}, ` +
+                  `${fmt(p.decisions.refused)} refused`));
+  }
+  for (const g of flagged) {
+    items.push(el("span", { class: "warn", "data-testid": "alert-group" }, `${g.words} (${g.confidence_words})`));
+  }
+  items.push(el("span", { class: "total" }, el("b", { "data-testid": "total-refused" }, fmt(d.totals.refused)),
+                ` refused of ${fmt(d.totals.decisions)} decisions in the live pools`));
+  const s = JSON.stringify([flooded.map((p) => [p.id, p.flood, p.decisions.refused]), flagged.map((g) => g.words), d.totals]);
+  if (seen.get(box) !== s) {
+    box.replaceChildren(...items);
+    seen.set(box, s);
+  }
+  box.hidden = false;
+}
+
+function drawFinished(pools) {
+  const box = document.getElementById("finished");
+  box.hidden = !pools.length;
+  document.getElementById("finished-summary").textContent =
+    `Finished events (${pools.length}): actual check-ins against the forecast`;
+  keyed(document.getElementById("finished-body"), pools, (p) => `finished:${p.id}`,
+    (p) => el("tr", { "data-pool": p.id, "data-testid": "finished-pool" }),
+    (row, p) => {
+      const h = p.headcount;
+      row.replaceChildren(el("td", {}, p.name), el("td", { class: "n" }, fmt(h.expected_real)),
+        el("td", { class: "n nowrap" }, `${fmt(h.interval[0])}–${fmt(h.interval[1])}`),
+        el("td", { class: "n", "data-testid": "checked-in" }, el("b", {}, fmt(h.checked_in))),
+        el("td", { class: "n" }, fmt(h.registered)), el("td", { class: "n" }, fmt(p.capacity)));
+    });
+}
+
+function drawElsewhere(d, groups) {
+  const box = document.getElementById("elsewhere");
+  const list = d.groups_elsewhere.map((id) => groups.get(id)).filter(Boolean);
+  box.hidden = !list.length;
+  const body = document.getElementById("elsewhere-body");
+  const s = JSON.stringify(list);
+  if (seen.get(body) !== s) {
+    body.replaceChildren(el("ul", { class: "groups" }, ...list.map((g) => groupEntry(g, null))));
+    seen.set(body, s);
+  }
+}
+
+function drawStaff(d) {
+  const groups = new Map(d.groups.map((g) => [g.id, g]));
+  const live = d.pools.filter((p) => p.status !== "finished");
+  const finished = d.pools.filter((p) => p.status === "finished");
+  drawAlerts(d);
+  drawBands(d.bands);
+  document.getElementById("live-title").hidden = !live.length;
+  keyed(document.getElementById("pools"), live, (p) => p.id,
+    (p) => el("article", { class: "pool", "data-pool": p.id }),
+    (card, p) => {
+      card.classList.toggle("flooded", p.flood.on);
+      card.classList.toggle("quiet", !p.active);
+      card.replaceChildren(...cardParts(p, groups, d.outcome_words));
+    },
+    (p) => JSON.stringify([p, p.groups.map((id) => groups.get(id))]));
+  drawFinished(finished);
+  drawElsewhere(d, groups);
+  document.getElementById("public").hidden = true;
+  document.getElementById("no-pools").hidden = d.pools.length > 0;
+}
+
+function drawPublic(d) {
+  for (const id of ["alerts", "bands", "elsewhere", "finished", "live-title"]) document.getElementById(id).hidden = true;
+  document.getElementById("pools").replaceChildren();
+  cards.clear();
+  const box = document.getElementById("public");
+  box.hidden = false;
+  const s = JSON.stringify(d);
+  if (seen.get(box) === s) return;
+  seen.set(box, s);
+  box.replaceChildren(
+    el("div", { class: "legend lights" }, ...Object.entries(d.lights).map(([light, meaning]) =>
+      el("span", {}, el("span", { class: `light ${light}` }), ` ${light}: ${meaning}`))),
+    el("ul", { class: "public-pools" }, ...d.pools.map((p) =>
+      el("li", { "data-pool": p.id }, el("span", { class: `light ${p.light}`, "data-testid": "light", title: p.light }),
+         el("span", { class: "name" }, p.name)))));
+  document.getElementById("no-pools").hidden = d.pools.length > 0;
+}
+
+function showKeyError() {
+  const box = document.getElementById("key-error");
+  box.hidden = !keyError;
+  if (keyError) box.textContent = `The API key was refused (${keyError}). Enter a valid staff key below; until then you see the public view.`;
+}
+
+let rendering = null;  // the refresh under way: a key entered meanwhile waits for it, never overlaps
+
+function render() {
+  if (!rendering) rendering = draw().finally(() => { rendering = null; });
+  return rendering;
+}
+
+async function draw() {
   const status = document.getElementById("status");
   try {
-    const pools = await api("/v1/pools");
-    let staff = pools.length > 0 && "capacity" in pools[0];
-    let blocks;  // fetched below, or here already when only GET /v1/blocks can tell a staff key (no pools)
-    if (!pools.length && apiKey()) {
-      blocks = await fetchBlocks().catch(() => null);
-      staff = blocks !== null;
-    }
+    const d = await api("/v1/dashboard");
+    const staff = Array.isArray(d.bands);
     document.getElementById("login").hidden = staff;
-    const cards = await Promise.all(pools.map(async (pool) => {
-      const card = el("article", { class: "pool", "data-pool": pool.id });
-      card.append(el("h2", {}, el("span", { class: `light ${pool.light}`, "data-testid": "light", title: pool.light }),
-                     pool.name || pool.id));
-      if (staff) {
-        card.append(el("div", { class: "figures" },
-          figure("capacity", pool.capacity, "capacity"), figure("held", pool.held, "held"),
-          figure("confirmed", pool.confirmed, "confirmed"), figure("available", pool.available, "available")));
-        const bar = el("div", { class: "bar", title: "confirmed and held, of capacity" });
-        const pct = (n) => `${pool.capacity ? (100 * n) / pool.capacity : 0}%`;
-        const confirmed = el("div", { class: "confirmed" });
-        const held = el("div", { class: "held" });
-        confirmed.style.width = pct(pool.confirmed);  // CSSOM, allowed by the page's CSP
-        held.style.width = pct(pool.held);
-        bar.append(confirmed, held);
-        const path = `/v1/pools/${encodeURIComponent(pool.id)}`;
-        const [timeline, headcount] = await Promise.all([api(`${path}/timeline?bucket_s=600&hours=24`),
-                                                         api(`${path}/headcount`)]);
-        card.append(bar, chart(timeline), headcountPanel(headcount));
-      }
-      return card;
-    }));
-    document.getElementById("pools").replaceChildren(...cards);
-    const groups = document.getElementById("groups");
-    groups.hidden = !staff;
-    if (staff) {
-      document.getElementById("groups-body").replaceChildren(
-        groupsPanel(blocks === undefined ? await fetchBlocks() : blocks));
-    }
-    document.getElementById("no-pools").hidden = pools.length > 0;
+    if (staff) drawStaff(d); else drawPublic(d);
     refreshes += 1;
-    status.textContent = `${staff ? "staff view" : "public view"} · updated ${new Date().toLocaleTimeString()}`;
+    status.textContent = `${staff ? "staff view" : "public view"} · updated ${new Date().toISOString().slice(11, 19)} UTC`;
     status.dataset.updated = String(Date.now());
+    status.dataset.refreshes = String(refreshes);
+    status.classList.remove("down");
   } catch (error) {
+    if (error instanceof KeyRefused) {
+      keyError = error.message;
+      document.getElementById("login").hidden = false;
+      status.textContent = "API key refused";
+      status.classList.add("down");
+      showKeyError();
+      return draw();  // at once, as the public
+    }
     status.textContent = `cannot reach the service: ${error.message}`;
+    status.classList.add("down");
   }
+  showKeyError();
+}
+
+async function loop() {
+  await render();
+  setTimeout(loop, REFRESH_MS);  // after the answer: refreshes never overlap
 }
 
 document.getElementById("key-form").addEventListener("submit", (event) => {
   event.preventDefault();
-  sessionStorage.setItem("headcount-key", document.getElementById("key-input").value.trim());
-  render();
+  sessionStorage.setItem(KEY, document.getElementById("key-input").value.trim());
+  keyError = null;
+  (rendering || Promise.resolve()).then(render);
 });
-render();
-setInterval(render, REFRESH_MS);
+loop();
