@@ -19,7 +19,16 @@ from headcount.api.auth import KeyVerifier
 from headcount.api.docs import mount_docs
 from headcount.api.middleware import SecurityHeaders
 from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, blocks, challenges, dashboard, holds, pools, privacy, verifications
+from headcount.api.routes import (
+    actions,
+    blocks,
+    challenges,
+    dashboard,
+    holds,
+    pools,
+    privacy,
+    verifications,
+)
 from headcount.core import Headcount
 from headcount.core import open as headcount_open
 from headcount.guard.identity import Guard
