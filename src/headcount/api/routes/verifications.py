@@ -40,7 +40,7 @@ def _problem(exc: VerificationError) -> ProblemError:
     return ProblemError(status, f"verification-{exc.code}", str(exc), field=exc.field)
 
 
-@router.post("/v1/verifications", status_code=201, responses=problem_responses(401, 403, 422))
+@router.post("/v1/verifications", status_code=201, responses=problem_responses(400, 401, 403, 422))
 async def issue_verification(body: VerificationIn, request: Request, principal: PrincipalDep) -> Response:
     """Issue a code for an e-mail address or phone number: 201 `{id, code, expires_at}`.
 
@@ -55,7 +55,7 @@ async def issue_verification(body: VerificationIn, request: Request, principal: 
     return json_response({"id": v.id, "kind": body.kind, "code": v.code, "expires_at": iso(v.expires_at)}, 201)
 
 
-@router.post("/v1/verifications/{verification_id}/confirm", responses=problem_responses(401, 403, 404, 409, 422))
+@router.post("/v1/verifications/{verification_id}/confirm", responses=problem_responses(400, 401, 403, 404, 409, 422))
 async def confirm_verification(body: VerificationCodeIn, request: Request, principal: PrincipalDep,
                                verification_id: str = VERIFICATION_ID) -> Response:
     """Confirm with the code the person typed: 200 `{verified: true}`; safe to repeat."""
