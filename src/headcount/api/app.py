@@ -13,13 +13,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from headcount import __version__
 from headcount.api.auth import KeyVerifier
 from headcount.api.docs import mount_docs
-from headcount.api.middleware import SecurityHeaders
-from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy
+from headcount.api.health import HealthMonitor
+from headcount.api.middleware import Admission, AuthFirst, ClientAddress, SecurityHeaders
+from headcount.api.problems import install_handlers, problem_response
+from headcount.api.routes import actions, blocks, challenges, holds, keys, pools, privacy
 from headcount.core import Headcount
 from headcount.core import open as headcount_open
 from headcount.guard.identity import Guard
@@ -58,10 +60,12 @@ def create_app(
         detect_interval = settings.detect_interval_s
     ledger = hc.ledger
     watch = hc.groups
+    health = HealthMonitor(store, settings.health_interval_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = []
+        health.start()
         if sweep_interval:
             tasks.append(asyncio.create_task(
                 _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)))
@@ -74,6 +78,7 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(health.stop)
             if close_store:
                 hc.close()
 
@@ -94,7 +99,8 @@ def create_app(
     app.state.challenges = hc.challenges
     app.state.keyring = hc.keyring
     app.state.settings = settings
-    app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
+    app.state.verifier = verifier = KeyVerifier(store, settings.auth_failures_per_minute, settings.key_cache_s)
+    app.state.health = health
     install_handlers(app)
     app.include_router(pools.router)
     app.include_router(holds.router)
@@ -102,7 +108,13 @@ def create_app(
     app.include_router(challenges.router)
     app.include_router(privacy.router)
     app.include_router(blocks.router)
+    app.include_router(keys.router)
     mount_dashboard(app)
+    # added innermost first: SecurityHeaders > ClientAddress > Admission > AuthFirst > routes
+    app.add_middleware(AuthFirst, authenticate=verifier.authenticate, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)
+    app.add_middleware(Admission, max_inflight=settings.max_inflight, store_ok=health.ok)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -110,8 +122,15 @@ def create_app(
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/v1/health", include_in_schema=False)
+    async def healthz() -> Response:
+        """200 while the store's last health check wrote; 503 with the reason and Retry-After else."""
+        state = health.state()
+        if state.ok:
+            return Response(b'{"status":"ok","store":"ok"}', media_type="application/json")
+        return problem_response(503, "store-unavailable", f"the store is unavailable: {state.detail}",
+                                extra={"store": "unavailable", "checked_s_ago": round(state.checked_s_ago, 2)},
+                                headers={"Retry-After": "1"})
 
     return app
 
