@@ -196,7 +196,7 @@ def test_groups_panel_shows_detected_blocks_live(detecting, browser) -> None:  #
     page.wait_for_selector("#groups [data-testid=groups-empty]")  # nothing to find in an empty log
     assert page.locator("#no-pools").is_visible() and not page.locator("#login").is_visible()
 
-    ring_targets = _post_follow_ring(base, client)
+    ring_targets = _post_follow_ring(base, staff)  # past events: imports need staff
     blocks = _blocks_after(base, staff, time.time() + 2)  # from a run over the whole log
     ring = [b for b in blocks if set(b["targets"]) & set(ring_targets)]
     assert len(ring) == 1 and set(ring[0]["targets"]) == set(ring_targets) and ring[0]["size"] == 30
