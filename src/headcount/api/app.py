@@ -8,6 +8,7 @@ environment (`HEADCOUNT_STORE`, ...), so all of them share the store.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from collections.abc import AsyncIterator
 
@@ -65,6 +66,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = []
+        # one thread for every request admitted at once (PostgreSQL calls and key checks run on
+        # threads): an admitted request never queues for a thread behind ones stuck on a dead store
+        asyncio.get_running_loop().set_default_executor(
+            concurrent.futures.ThreadPoolExecutor(max_workers=settings.max_inflight + 8,
+                                                  thread_name_prefix="headcount-io"))
         health.start()
         if sweep_interval:
             tasks.append(asyncio.create_task(
@@ -99,7 +105,8 @@ def create_app(
     app.state.challenges = hc.challenges
     app.state.keyring = hc.keyring
     app.state.settings = settings
-    app.state.verifier = verifier = KeyVerifier(store, settings.auth_failures_per_minute, settings.key_cache_s)
+    app.state.verifier = verifier = KeyVerifier(store, settings.auth_failures_per_minute, settings.key_cache_s,
+                                                store_ok=health.ok)
     app.state.health = health
     install_handlers(app)
     app.include_router(pools.router)

@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request
@@ -82,9 +83,16 @@ def _unauthorized(detail: str) -> ProblemError:
 
 
 class KeyVerifier:
-    def __init__(self, store: Store, failures_per_minute: int = 20, cache_s: float = 1.0) -> None:
+    #: how long a verified key stays good while the store cannot be asked (no revocation can be
+    #: written to an unreachable store either); past this, requests get 503
+    STALE_S = 60.0
+
+    def __init__(self, store: Store, failures_per_minute: int = 20, cache_s: float = 1.0,
+                 store_ok: Callable[[], bool] = lambda: True) -> None:
         self._store = store
-        self._cache: OrderedDict[str, tuple[float, Principal | None]] = OrderedDict()
+        self.store_ok = store_ok
+        # token -> (good until, principal or None, verified at); times are time.monotonic()
+        self._cache: OrderedDict[str, tuple[float, Principal | None, float]] = OrderedDict()
         self.cache_s = cache_s
         self.limiter = FailureLimiter(failures_per_minute)
 
@@ -93,7 +101,7 @@ class KeyVerifier:
         if key_id is None:
             self._cache.clear()
             return
-        for token in [t for t, (_, p) in self._cache.items() if p is not None and p.key_id == key_id]:
+        for token in [t for t, (_, p, _) in self._cache.items() if p is not None and p.key_id == key_id]:
             del self._cache[token]
 
     def _lookup(self, token: str) -> tuple[float, Principal | None]:
@@ -126,6 +134,10 @@ class KeyVerifier:
         hit = self._cache.get(token)
         if hit is not None and hit[0] > now:
             principal = hit[1]
+        elif hit is not None and hit[1] is not None and not self.store_ok() and now - hit[2] < self.STALE_S:
+            # the store is down: asking it would hang for its timeout; the request's own
+            # store access answers 503 (writes at once, from Admission)
+            principal = hit[1]
         else:
             try:  # off the event loop: a store that hangs must not stall every other request
                 ttl, principal = await asyncio.to_thread(self._lookup, token)
@@ -133,7 +145,7 @@ class KeyVerifier:
                 raise ProblemError(503, "store-unavailable", f"cannot verify the API key now: {exc}",
                                    headers={"Retry-After": "1"}) from None
             if ttl > 0:
-                self._cache[token] = (now + ttl, principal)
+                self._cache[token] = (now + ttl, principal, now)
                 if len(self._cache) > CACHE_SIZE:
                     self._cache.popitem(last=False)
         if principal is None:
