@@ -187,7 +187,7 @@ async def _load(url: str, key: str, pool: str, rate: float, seconds: float, boun
                     note(start, "confirm", r.status, "Retry-After" in r.headers)
                     if r.status == 200:
                         run.confirmed.append(hold)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 note(start, "hold", 0)
 
     async def probe(session: aiohttp.ClientSession) -> None:
@@ -197,7 +197,7 @@ async def _load(url: str, key: str, pool: str, rate: float, seconds: float, boun
                 async with session.get(f"{url}/healthz") as r:
                     await r.read()
                     note(start, "health", r.status)
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 note(start, "health", 0)
             await asyncio.sleep(0.1)
 

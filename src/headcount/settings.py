@@ -50,8 +50,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: seconds a client may take to send a request's body (408 beyond)
     body_timeout_s: float = Field(10.0, gt=0, le=600)
-    #: requests one server process works on at once; more are answered 503 with Retry-After at once
+    #: the most requests one server process works on at once (the adaptive limit's ceiling);
+    #: more are answered 503 with Retry-After at once
     max_inflight: int = Field(64, ge=1, le=100_000)
+    #: the latency admitted requests should keep; above it the process admits fewer at once
+    shed_latency_ms: float = Field(100.0, gt=0, le=60_000)
     #: proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed;
     #: empty: the client address is the connection's peer, whatever the headers say
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()

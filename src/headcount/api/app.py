@@ -120,7 +120,8 @@ def create_app(
     # added innermost first: SecurityHeaders > ClientAddress > Admission > AuthFirst > routes
     app.add_middleware(AuthFirst, authenticate=verifier.authenticate, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s)
-    app.add_middleware(Admission, max_inflight=settings.max_inflight, store_ok=health.ok)
+    app.add_middleware(Admission, max_inflight=settings.max_inflight, store_ok=health.ok,
+                       target_s=settings.shed_latency_ms / 1000)
     app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import ipaddress
+import time
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -138,45 +139,79 @@ class ClientAddress:
 
 
 class Admission:
-    """Shed load before latency explodes: at most `max_inflight` requests at once.
+    """Shed load before latency explodes: a concurrency limit that adapts to the latency seen.
 
-    A request over the limit is answered 503 with `Retry-After` at once (it costs
-    a few microseconds, so the process keeps up with a flood of them); health
-    paths are never refused. While `store_ok()` is false (the health check's last
-    write failed), writes under `/v1/` get 503 at once instead of each waiting for
-    the store's timeout; reads still try (a read-only store can still answer them).
+    At most `limit` requests run at once; one over the limit is answered 503 with
+    `Retry-After` at once (a few microseconds, so the process keeps up with a flood
+    of them) and its small body is skipped with the connection kept. The limit
+    starts at `max_inflight` and follows the latency of the requests it admitted
+    (additive increase, multiplicative decrease, as TCP does): every `window_s`,
+    if the slowest request that finished in the window took longer than
+    `target_s`, the limit drops by a quarter (not below `floor`); while requests
+    finish in time and the limit was reached, it grows by one. So when the process
+    gets less CPU than it had (other programs, a slow store), it admits fewer
+    requests instead of making all of them slow. Health paths are never refused.
+
+    While `store_ok()` is false (the health check's last write failed), writes under
+    `/v1/` get 503 at once instead of each waiting for the store's timeout; reads
+    still try (a read-only store can still answer them).
     """
 
     def __init__(self, app: ASGIApp, max_inflight: int, store_ok: Callable[[], bool] = lambda: True,
-                 retry_after_s: int = 1) -> None:
+                 retry_after_s: int = 1, target_s: float = 0.1, window_s: float = 0.1,
+                 floor: int | None = None) -> None:
         self.app = app
         self.max_inflight = max_inflight
+        self.floor = floor if floor is not None else max(2, max_inflight // 16)
+        self.limit = float(max_inflight)
+        self.target_s = target_s
+        self.window_s = window_s
         self.store_ok = store_ok
         self.retry_after = str(retry_after_s)
         self.inflight = 0
         self.shed = 0
+        self._window_end = 0.0
+        self._window_max = 0.0
+        self._window_full = False
+
+    def _finished(self, latency: float) -> None:
+        now = time.monotonic()
+        if latency > self._window_max:
+            self._window_max = latency
+        if now < self._window_end:
+            return
+        if self._window_max > self.target_s:
+            self.limit = max(float(self.floor), self.limit * 0.75)
+        elif self._window_full:
+            self.limit = min(float(self.max_inflight), self.limit + 1.0)
+        self._window_end, self._window_max, self._window_full = now + self.window_s, 0.0, False
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in HEALTH_PATHS:
             await self.app(scope, receive, send)
             return
-        if self.inflight >= self.max_inflight:
+        if self.inflight >= self.limit:
             self.shed += 1
+            self._window_full = True
             await send_problem(send, ProblemError(
                 503, "overloaded", "the service is at capacity; retry after the time in Retry-After",
-                headers={"Retry-After": self.retry_after}), close=_has_body(scope))
+                headers={"Retry-After": self.retry_after}), close=_large_body(scope))
             return
         if scope["method"] in WRITE_METHODS and scope["path"].startswith("/v1/") and not self.store_ok():
             await send_problem(send, ProblemError(
                 503, "store-unavailable",
                 "the database is unavailable (failover or restart); retry with the same Idempotency-Key",
-                headers={"Retry-After": self.retry_after}), close=_has_body(scope))
+                headers={"Retry-After": self.retry_after}), close=_large_body(scope))
             return
         self.inflight += 1
+        if self.inflight >= self.limit:
+            self._window_full = True
+        started = time.monotonic()
         try:
             await self.app(scope, receive, send)
         finally:
             self.inflight -= 1
+            self._finished(time.monotonic() - started)
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -189,6 +224,19 @@ def _header(scope: Scope, name: bytes) -> str | None:
 def _has_body(scope: Scope) -> bool:
     length = _header(scope, b"content-length")
     return (length is not None and length.strip() not in ("", "0")) or _header(scope, b"transfer-encoding") is not None
+
+
+def _large_body(scope: Scope) -> bool:
+    """A body too large to let the server skip over it: the connection is closed instead.
+
+    A refused request's small body is skipped by the server and the connection kept
+    (a shed request must cost as little as possible: no new TCP connection after it).
+    """
+    length = _header(scope, b"content-length")
+    try:
+        return (length is None and _header(scope, b"transfer-encoding") is not None) or int(length or 0) > 65536
+    except ValueError:
+        return True
 
 
 #: verifies the Authorization header for an address: a principal, or raises ProblemError
