@@ -145,9 +145,10 @@ class Admission:
     `Retry-After` at once (a few microseconds, so the process keeps up with a flood
     of them) and its small body is skipped with the connection kept. The limit
     starts at `max_inflight` and follows the latency of the requests it admitted
-    (additive increase, multiplicative decrease, as TCP does): every `window_s`,
-    if the slowest request that finished in the window took longer than
-    `target_s`, the limit drops by a quarter (not below `floor`); while requests
+    and the event loop's lateness (additive increase, multiplicative decrease, as
+    TCP does): every `window_s`, if the slowest request that finished in the
+    window took longer than `target_s`, or the loop ran a 10 ms tick more than
+    `target_s / 4` late, the limit drops by a quarter (not below `floor`); while requests
     finish in time and the limit was reached, it grows by one. So when the process
     gets less CPU than it had (other programs, a slow store), it admits fewer
     requests instead of making all of them slow. Health paths are never refused.
@@ -173,6 +174,20 @@ class Admission:
         self._window_end = 0.0
         self._window_max = 0.0
         self._window_full = False
+        self._lag = 0.0  # the event loop's worst lateness in the window (see _watch_lag)
+        self._lag_handle: asyncio.TimerHandle | None = None
+
+    LAG_TICK_S = 0.01
+
+    def _watch_lag(self, due: float) -> None:
+        """A tick every 10 ms; how late it runs is how long every request waits for the loop,
+        before the request reached this middleware too (a CPU-starved process shows here first)."""
+        now = time.monotonic()
+        late = now - due
+        if late > self._lag:
+            self._lag = late
+        self._lag_handle = asyncio.get_running_loop().call_at(now + self.LAG_TICK_S, self._watch_lag,
+                                                              now + self.LAG_TICK_S)
 
     def _finished(self, latency: float) -> None:
         now = time.monotonic()
@@ -180,13 +195,19 @@ class Admission:
             self._window_max = latency
         if now < self._window_end:
             return
-        if self._window_max > self.target_s:
+        if self._window_max > self.target_s or self._lag > self.target_s / 4:
+            self._lag = 0.0
             self.limit = max(float(self.floor), self.limit * 0.75)
         elif self._window_full:
             self.limit = min(float(self.max_inflight), self.limit + 1.0)
         self._window_end, self._window_max, self._window_full = now + self.window_s, 0.0, False
+        self._lag = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._lag_handle is None and scope["type"] == "http":
+            now = time.monotonic()
+            self._lag_handle = asyncio.get_running_loop().call_at(now + self.LAG_TICK_S, self._watch_lag,
+                                                                  now + self.LAG_TICK_S)
         if scope["type"] != "http" or scope["path"] in HEALTH_PATHS:
             await self.app(scope, receive, send)
             return
