@@ -395,3 +395,36 @@ def test_admission_sheds_beyond_max_inflight_and_never_health() -> None:
 
     assert asyncio.run(scenario()) == [200, 200, 503, 200]
     assert gate.inflight == 0 and gate.shed == 1
+
+
+# L: one mailbox, one seat; no hard-coded phone region -------------------------------------------
+
+
+@pytest.mark.parametrize("aliases", [
+    ["ann.lee@icloud.com", "ann.lee@me.com", "Ann.Lee+tickets@mac.com"],
+    ["john.doe@proton.me", "johndoe@protonmail.com", "john_doe+x@pm.me", "john-doe@protonmail.ch"],
+])
+def test_apple_and_proton_aliases_are_one_person(service: Service, aliases: list[str]) -> None:
+    _pool(service, {**POOL, "per_actor_limit": 1})
+    c = service.auth("client")
+    first = service.client.post("/v1/pools/p1/holds", json={"actor": {"email": aliases[0]}}, headers=c)
+    assert first.status_code == 201, first.text
+    for alias in aliases[1:]:  # the same person: over the per-person limit of 1
+        assert service.client.post("/v1/pools/p1/holds", json={"actor": {"email": alias}}, headers=c).status_code == 429
+
+
+def test_national_numbers_are_not_read_as_german(tmp_path: Path) -> None:
+    from headcount.core import Headcount
+
+    store = open_store(f"sqlite:///{tmp_path / 'r.db'}")
+    try:
+        unset = Headcount.over(store, settings=Settings())
+        us = Headcount.over(store, settings=Settings(default_region="US"))
+        from headcount.types import ActorInfo
+
+        national = ActorInfo(phone="(202) 555-0143")
+        assert "phone_unparsable" in unset.guard.assess(national, "p", 0).reasons  # type: ignore[attr-defined]
+        intl = ActorInfo(phone="+1 202 555 0143")
+        assert us.guard.assess(national, "p", 0).actor_key == us.guard.assess(intl, "p", 0).actor_key  # type: ignore[attr-defined]
+    finally:
+        store.close()
