@@ -13,6 +13,7 @@ Failures are logged when the state changes, not on every ping.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -20,6 +21,9 @@ from dataclasses import dataclass
 from headcount.store.base import DEFAULT_TIMEOUT_S, Store, StoreHealth, one_line
 
 log = logging.getLogger("headcount.api")
+
+#: an embedded store's folder with less free space than this is unhealthy (a full disk)
+MIN_FREE_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +61,8 @@ class HealthMonitor:
             health = self.store.health()
         except Exception as exc:  # health() must not raise; if a backend's does, it is a fault too
             health = StoreHealth(False, one_line(exc))
+        if health.ok:
+            health = self._disk()
         if health.ok != self._last.ok:
             if health.ok:
                 log.warning("store available again")
@@ -64,6 +70,21 @@ class HealthMonitor:
                 log.warning("store unavailable: %s", health.detail)
         self._last, self._at = health, time.monotonic()
         return health
+
+    def _disk(self) -> StoreHealth:
+        """An embedded store on a full disk: a ping may still fit in the WAL's free frames while
+        real writes fail, so the free space of its folder counts too."""
+        path = getattr(self.store, "path", None)
+        if path is None:
+            return StoreHealth(True)
+        try:
+            st = os.statvfs(os.path.dirname(os.path.abspath(path)) or ".")
+        except OSError as exc:
+            return StoreHealth(False, f"cannot read the database folder's free space: {one_line(exc)}")
+        free = st.f_bavail * st.f_frsize
+        if free < MIN_FREE_BYTES:
+            return StoreHealth(False, f"the disk holding the database is full ({free} bytes free)")
+        return StoreHealth(True)
 
     def _run(self) -> None:
         while not self._stop.is_set():
