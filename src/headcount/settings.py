@@ -53,8 +53,9 @@ class Settings(BaseSettings):
     #: the most requests one server process works on at once (the adaptive limit's ceiling);
     #: more are answered 503 with Retry-After at once
     max_inflight: int = Field(64, ge=1, le=100_000)
-    #: the latency admitted requests should keep; above it the process admits fewer at once
-    shed_latency_ms: float = Field(100.0, gt=0, le=60_000)
+    #: the latency admitted requests should keep: above it the process admits fewer at once (an
+    #: adaptive limit under max_inflight); unset: the limit is max_inflight, fixed
+    shed_latency_ms: float | None = Field(None, gt=0, le=60_000)
     #: proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed;
     #: empty: the client address is the connection's peer, whatever the headers say
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()

@@ -432,3 +432,34 @@ def test_national_numbers_are_not_read_as_german(tmp_path: Path) -> None:
         assert us.guard.assess(national, "p", 0).actor_key == us.guard.assess(intl, "p", 0).actor_key  # type: ignore[attr-defined]
     finally:
         store.close()
+
+
+def test_the_adaptive_limit_falls_when_admitted_requests_are_slow_and_recovers() -> None:
+    delay = {"s": 0.03}
+
+    async def app(scope, receive, send):  # type: ignore[no-untyped-def]
+        await asyncio.sleep(delay["s"])
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    gate = Admission(app, max_inflight=32, target_s=0.01, window_s=0.02)
+
+    async def call() -> None:
+        async def send(message):  # type: ignore[no-untyped-def]
+            return None
+
+        async def receive():  # type: ignore[no-untyped-def]
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        await gate({"type": "http", "path": "/v1/pools", "method": "GET", "headers": []}, receive, send)
+
+    async def rounds(n: int, pause: float = 0.0) -> None:
+        for _ in range(n):
+            await asyncio.gather(*(call() for _ in range(40)))
+            await asyncio.sleep(pause)
+
+    asyncio.run(rounds(8))
+    assert gate.limit == gate.floor == 4 and gate.shed > 0  # slow: down to the floor
+    delay["s"] = 0.0
+    asyncio.run(rounds(40, pause=0.025))  # a window each
+    assert gate.limit > 20  # fast again, at the limit: it grows back

@@ -68,9 +68,9 @@ def create_app(
         tasks = []
         # one thread for every request admitted at once (PostgreSQL calls and key checks run on
         # threads): an admitted request never queues for a thread behind ones stuck on a dead store
-        asyncio.get_running_loop().set_default_executor(
-            concurrent.futures.ThreadPoolExecutor(max_workers=settings.max_inflight + 8,
-                                                  thread_name_prefix="headcount-io"))
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=settings.max_inflight + 8,
+                                                         thread_name_prefix="headcount-io")
+        asyncio.get_running_loop().set_default_executor(executor)
         health.start()
         if sweep_interval:
             tasks.append(asyncio.create_task(
@@ -87,6 +87,7 @@ def create_app(
             await asyncio.to_thread(health.stop)
             if close_store:
                 hc.close()
+            executor.shutdown(wait=False)  # its threads end once idle (a lifespan can start again)
 
     app = FastAPI(
         title="headcount",
@@ -121,7 +122,7 @@ def create_app(
     app.add_middleware(AuthFirst, authenticate=verifier.authenticate, max_body_bytes=settings.max_body_bytes,
                        body_timeout_s=settings.body_timeout_s)
     app.add_middleware(Admission, max_inflight=settings.max_inflight, store_ok=health.ok,
-                       target_s=settings.shed_latency_ms / 1000)
+                       target_s=None if settings.shed_latency_ms is None else settings.shed_latency_ms / 1000)
     app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured

@@ -143,8 +143,9 @@ class Admission:
 
     At most `limit` requests run at once; one over the limit is answered 503 with
     `Retry-After` at once (a few microseconds, so the process keeps up with a flood
-    of them) and its small body is skipped with the connection kept. The limit
-    starts at `max_inflight` and follows the latency of the requests it admitted
+    of them) and its small body is skipped with the connection kept. The limit is
+    `max_inflight`; with a `target_s` it starts there and follows the latency of the
+    requests it admitted
     and the event loop's lateness (additive increase, multiplicative decrease, as
     TCP does): every `window_s`, if the slowest request that finished in the
     window took longer than `target_s`, or the loop ran a 10 ms tick more than
@@ -159,11 +160,11 @@ class Admission:
     """
 
     def __init__(self, app: ASGIApp, max_inflight: int, store_ok: Callable[[], bool] = lambda: True,
-                 retry_after_s: int = 1, target_s: float = 0.1, window_s: float = 0.1,
+                 retry_after_s: int = 1, target_s: float | None = None, window_s: float = 0.1,
                  floor: int | None = None) -> None:
         self.app = app
         self.max_inflight = max_inflight
-        self.floor = floor if floor is not None else max(2, max_inflight // 16)
+        self.floor = floor if floor is not None else max(2, max_inflight // 8)
         self.limit = float(max_inflight)
         self.target_s = target_s
         self.window_s = window_s
@@ -172,7 +173,8 @@ class Admission:
         self.inflight = 0
         self.shed = 0
         self._window_end = 0.0
-        self._window_max = 0.0
+        self._window_n = 0
+        self._window_slow = 0
         self._window_full = False
         self._lag = 0.0  # the event loop's worst lateness in the window (see _watch_lag)
         self._lag_handle: asyncio.TimerHandle | None = None
@@ -190,21 +192,25 @@ class Admission:
                                                               now + self.LAG_TICK_S)
 
     def _finished(self, latency: float) -> None:
+        if self.target_s is None:  # a fixed limit
+            return
         now = time.monotonic()
-        if latency > self._window_max:
-            self._window_max = latency
+        self._window_n += 1
+        if latency > self.target_s:
+            self._window_slow += 1
         if now < self._window_end:
             return
-        if self._window_max > self.target_s or self._lag > self.target_s / 4:
-            self._lag = 0.0
+        # one slow request (a checkpoint, a collection) is no reason to shed: 5% of them are
+        if self._window_slow * 20 > self._window_n or self._lag > self.target_s / 2:
             self.limit = max(float(self.floor), self.limit * 0.75)
         elif self._window_full:
             self.limit = min(float(self.max_inflight), self.limit + 1.0)
-        self._window_end, self._window_max, self._window_full = now + self.window_s, 0.0, False
+        self._window_end, self._window_full = now + self.window_s, False
+        self._window_n = self._window_slow = 0
         self._lag = 0.0
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if self._lag_handle is None and scope["type"] == "http":
+        if self._lag_handle is None and self.target_s is not None and scope["type"] == "http":
             now = time.monotonic()
             self._lag_handle = asyncio.get_running_loop().call_at(now + self.LAG_TICK_S, self._watch_lag,
                                                                   now + self.LAG_TICK_S)
