@@ -241,14 +241,15 @@ def summarise(samples: list[Sample], health: list[tuple[float, float, int]], sec
 
 
 def run(store_url: str | None = None, *, factor: float = 4.0, seconds: float = 10.0, calibrate_s: float = 5.0,
-        clients: int = 16, workers: int = 1, rate: float | None = None) -> dict[str, object]:
+        clients: int = 16, workers: int = 1, rate: float | None = None, env: dict[str, str] | None = None
+        ) -> dict[str, object]:
     url = store_url or f"sqlite:///{tempfile.mkdtemp(prefix='hc-overload-')}/overload.db"
     store = open_store(url)
     key, staff = create_key(store, "client"), create_key(store, "staff")
     store.close()
     pool = f"o-{uuid.uuid4().hex[:6]}"
     ctx = mp.get_context("spawn")
-    with running_server(url, workers=workers) as server:
+    with running_server(url, workers=workers, extra_env=env) as server:
         httpx.post(f"{server.url}/v1/pools", headers={"Authorization": f"Bearer {staff}"},
                    json={"id": pool, "name": "overload", "kind": "event", "capacity": 10**9,
                          "per_actor_limit": 2, "hold_ttl_s": 600}, timeout=10).raise_for_status()
@@ -282,7 +283,7 @@ def run(store_url: str | None = None, *, factor: float = 4.0, seconds: float = 1
         lost = sum(1 for h in confirmed if (hold := store.get_hold(h)) is None or hold.status != "confirmed")
     finally:
         store.close()
-    return {"store": url.split(":")[0], "workers": workers, "factor": factor, "seconds": seconds,
+    return {"store": url.split(":")[0], "workers": workers, "factor": factor, "seconds": seconds, "env": env or {},
             "calibration": calibration, "sustainable_holds_per_s": rate, "offered_holds_per_s": offered,
             **report, "confirmed_acknowledged": len(confirmed), "lost_confirmations": lost}
 
@@ -311,11 +312,19 @@ def main() -> None:
     ap.add_argument("--clients", type=int, default=16, help="closed-loop clients for the calibration")
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--rate", type=float, help="skip the calibration: this many holds/s are sustainable")
+    ap.add_argument("--max-inflight", type=int, help="HEADCOUNT_MAX_INFLIGHT for the server (default 64)")
+    ap.add_argument("--shed-latency-ms", type=float,
+                    help="HEADCOUNT_SHED_LATENCY_MS: the adaptive limit's target (default: a fixed limit)")
     args = ap.parse_args()
+    env = {}
+    if args.max_inflight:
+        env["HEADCOUNT_MAX_INFLIGHT"] = str(args.max_inflight)
+    if args.shed_latency_ms:
+        env["HEADCOUNT_SHED_LATENCY_MS"] = str(args.shed_latency_ms)
     if not (0 < args.factor <= 10 and 0 < args.seconds <= 60 and 0 < args.calibrate_s <= 30 and 1 <= args.clients <= 256):
         raise SystemExit("--factor (0, 10], --seconds (0, 60], --calibrate-s (0, 30], --clients [1, 256]: bounded")
     report = run(args.store, factor=args.factor, seconds=args.seconds, calibrate_s=args.calibrate_s,
-                 clients=args.clients, workers=args.workers, rate=args.rate)
+                 clients=args.clients, workers=args.workers, rate=args.rate, env=env)
     report["missed"] = bars(report)
     print(json.dumps(report, indent=2))
     r = report
