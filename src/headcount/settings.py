@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     body_timeout_s: float = Field(10.0, gt=0, le=600)
     #: the most requests one server process works on at once (the adaptive limit's ceiling);
     #: more are answered 503 with Retry-After at once
-    max_inflight: int = Field(64, ge=1, le=100_000)
+    max_inflight: int = Field(128, ge=1, le=100_000)
     #: the latency admitted requests should keep: above it the process admits fewer at once (an
     #: adaptive limit under max_inflight); unset: the limit is max_inflight, fixed
     shed_latency_ms: float | None = Field(None, gt=0, le=60_000)
