@@ -56,8 +56,11 @@ class Headcount:
         self.clock = clock
         self._owns_store = owns_store
         if guard is None:
+            # no hard-coded country (issue 13 L): national-format numbers need
+            # HEADCOUNT_DEFAULT_REGION; without it they are unparsable, not guessed German
+            region: Any = settings.default_region
             guard = (IdentityGuard(keyring, store) if settings.guard == "identity"
-                     else SignalsGuard(keyring, store, policy, default_region=settings.default_region or "DE"))
+                     else SignalsGuard(keyring, store, policy, default_region=region))
         self.guard = guard
         self.challenges = ChallengeService(store, keyring, policy.challenge_ttl_s, policy.token_ttl_s)
         key = (guard if isinstance(guard, IdentityGuard) else IdentityGuard(keyring)).key

@@ -45,11 +45,43 @@ class Settings(BaseSettings):
     #: the region for phone numbers written without a country code (ISO 3166 alpha-2)
     default_region: str | None = None
 
-    @field_validator("cors_origins", mode="before")
+    # abuse limits of the HTTP service (issue 13; see docs/security.md) ------------------
+    #: the largest request body accepted (413 beyond, refused before it is read)
+    max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    #: seconds a client may take to send a request's body (408 beyond)
+    body_timeout_s: float = Field(10.0, gt=0, le=600)
+    #: the most requests one server process works on at once (the adaptive limit's ceiling);
+    #: more are answered 503 with Retry-After at once
+    max_inflight: int = Field(128, ge=1, le=100_000)
+    #: the latency admitted requests should keep: above it the process admits fewer at once (an
+    #: adaptive limit under max_inflight); unset: the limit is max_inflight, fixed
+    shed_latency_ms: float | None = Field(None, gt=0, le=60_000)
+    #: proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed;
+    #: empty: the client address is the connection's peer, whatever the headers say
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+    #: seconds a server process trusts a verified API key before asking the store again
+    #: (a revocation reaches every process within this time)
+    key_cache_s: float = Field(1.0, ge=0, le=300)
+    #: seconds between the service's store health checks (`/healthz` reports the last one)
+    health_interval_s: float = Field(0.5, gt=0, le=60)
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
             return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        import ipaddress
+
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError:
+                raise ValueError(f"{item!r} is not an IP address or CIDR network") from None
         return value
 
     @field_validator("secret_keys", "operator_secret", "store", "policy", mode="before")

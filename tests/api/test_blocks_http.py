@@ -10,7 +10,7 @@ from tests.api.conftest import Service
 
 
 def follow(service: Service, who: str, target: str, when: datetime):  # type: ignore[no-untyped-def]
-    return service.client.post("/v1/actions", headers=service.auth("client"), json={
+    return service.client.post("/v1/actions", headers=service.auth("staff"), json={  # imports past events
         "verb": "follow", "actor": {"id": who}, "target": target, "ts": when.isoformat()})
 
 

@@ -143,7 +143,9 @@ def test_failed_authentication_is_rate_limited(sqlite_url: str, uid: str) -> Non
         statuses = [client.get("/v1/pools", headers={"Authorization": "Bearer hc_nope_nope"}).status_code
                     for _ in range(7)]
         assert statuses[:5] == [401] * 5 and statuses[5:] == [429, 429]
-        assert client.get("/v1/pools", headers={"Authorization": f"Bearer {keys['staff']}"}).status_code == 429
+        # a valid key is never refused for its address's failures (issue 13 M6: else a spoofed or
+        # shared address locks its owner out)
+        assert client.get("/v1/pools", headers={"Authorization": f"Bearer {keys['staff']}"}).status_code == 200
 
 
 def test_purge_removes_old_contacts(tmp_path: Path) -> None:

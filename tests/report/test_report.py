@@ -226,7 +226,7 @@ class Detected:
                 assert r.status_code == 201 and r.json()["risk"]["score"] < 0.3, r.text
 
             def follow(actor: dict[str, str], target: str, when: datetime) -> None:
-                r = client.post("/v1/actions", headers=cli, json={
+                r = client.post("/v1/actions", headers=staff, json={  # imports of past events: staff
                     "verb": "follow", "actor": actor, "target": target, "ts": when.isoformat()})
                 assert r.status_code == 200, r.text
 

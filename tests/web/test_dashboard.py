@@ -439,7 +439,7 @@ def test_groups_outside_the_pools_show_live(detecting, browser) -> None:  # type
     page, problems, _ = _page(browser, base, staff)
     page.wait_for_selector("#no-pools", state="visible")
     assert not page.locator("#login").is_visible() and not page.locator("#elsewhere").is_visible()
-    ring_targets = _post_follow_ring(base, client)
+    ring_targets = _post_follow_ring(base, staff)  # past events: imports need staff
     deadline = time.monotonic() + 60
     while True:
         body = httpx.get(f"{base}/v1/dashboard", headers={"Authorization": f"Bearer {staff}"}).json()

@@ -8,23 +8,27 @@ environment (`HEADCOUNT_STORE`, ...), so all of them share the store.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.responses import Response
 
 from headcount import __version__
 from headcount.api.auth import KeyVerifier
 from headcount.api.docs import mount_docs
-from headcount.api.middleware import SecurityHeaders
-from headcount.api.problems import install_handlers
+from headcount.api.health import HealthMonitor
+from headcount.api.middleware import Admission, AuthFirst, ClientAddress, SecurityHeaders
+from headcount.api.problems import install_handlers, problem_response
 from headcount.api.routes import (
     actions,
     blocks,
     challenges,
     dashboard,
     holds,
+    keys,
     pools,
     privacy,
     verifications,
@@ -71,10 +75,17 @@ def create_app(
     watch = hc.groups
     decision_log = DecisionLog(store, hc.policy, clock=hc.clock)  # every guard decision, for the views
     ledger.on_decision = hc.actions.on_decision = decision_log.note
+    health = HealthMonitor(store, settings.health_interval_s)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         tasks = []
+        # one thread for every request admitted at once (PostgreSQL calls and key checks run on
+        # threads): an admitted request never queues for a thread behind ones stuck on a dead store
+        executor = concurrent.futures.ThreadPoolExecutor(max_workers=settings.max_inflight + 8,
+                                                         thread_name_prefix="headcount-io")
+        asyncio.get_running_loop().set_default_executor(executor)
+        health.start()
         if sweep_interval:
             tasks.append(asyncio.create_task(
                 _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)))
@@ -88,8 +99,10 @@ def create_app(
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+            await asyncio.to_thread(health.stop)
             if close_store:
                 hc.close()
+            executor.shutdown(wait=False)  # its threads end once idle (a lifespan can start again)
 
     app = FastAPI(
         title="headcount",
@@ -111,7 +124,9 @@ def create_app(
     app.state.settings = settings
     app.state.views = Views(store, hc.policy, floods=getattr(hc.guard, "floods", None),
                             pending=decision_log.flush, clock=hc.clock)
-    app.state.verifier = KeyVerifier(store, settings.auth_failures_per_minute)
+    app.state.verifier = verifier = KeyVerifier(store, settings.auth_failures_per_minute, settings.key_cache_s,
+                                                store_ok=health.ok)
+    app.state.health = health
     install_handlers(app)
     app.include_router(pools.router)
     app.include_router(holds.router)
@@ -121,7 +136,14 @@ def create_app(
     app.include_router(privacy.router)
     app.include_router(blocks.router)
     app.include_router(dashboard.router)
+    app.include_router(keys.router)
     mount_dashboard(app)
+    # added innermost first: SecurityHeaders > ClientAddress > Admission > AuthFirst > routes
+    app.add_middleware(AuthFirst, authenticate=verifier.authenticate, max_body_bytes=settings.max_body_bytes,
+                       body_timeout_s=settings.body_timeout_s)
+    app.add_middleware(Admission, max_inflight=settings.max_inflight, store_ok=health.ok,
+                       target_s=None if settings.shed_latency_ms is None else settings.shed_latency_ms / 1000)
+    app.add_middleware(ClientAddress, trusted=settings.trusted_proxies)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured
         app.add_middleware(CORSMiddleware, allow_origins=list(settings.cors_origins),
@@ -129,8 +151,15 @@ def create_app(
                            allow_headers=["Authorization", "Content-Type", "Idempotency-Key"])
 
     @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get("/v1/health", include_in_schema=False)
+    async def healthz() -> Response:
+        """200 while the store's last health check wrote; 503 with the reason and Retry-After else."""
+        state = health.state()
+        if state.ok:
+            return Response(b'{"status":"ok","store":"ok"}', media_type="application/json")
+        return problem_response(503, "store-unavailable", f"the store is unavailable: {state.detail}",
+                                extra={"store": "unavailable", "checked_s_ago": round(state.checked_s_ago, 2)},
+                                headers={"Retry-After": "1"})
 
     return app
 

@@ -15,9 +15,9 @@ async def get_ledger(request: Request) -> Ledger:
 
 
 async def get_principal(request: Request) -> Principal:
-    # async so FastAPI does not send it to the thread pool; verified keys are cached
+    # AuthFirst (middleware) verified the key before the body was read; verified keys are cached
     verifier: KeyVerifier = request.app.state.verifier
-    return verifier.principal(request)
+    return await verifier.principal(request)
 
 
 LedgerDep = Annotated[Ledger, Depends(get_ledger)]

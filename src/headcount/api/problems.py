@@ -53,6 +53,7 @@ TITLES = {
     403: "Forbidden",
     404: "Not found",
     405: "Method not allowed",
+    408: "Request timeout",
     409: "Conflict",
     413: "Payload too large",
     415: "Unsupported media type",
@@ -60,7 +61,11 @@ TITLES = {
     428: "Precondition required",
     429: "Too many requests",
     500: "Internal error",
+    503: "Service unavailable",
 }
+
+#: members of every problem document that `extra` cannot overwrite (RFC 9457's own)
+RESERVED = frozenset({"type", "title", "status", "detail"})
 
 
 def problem_response(
@@ -83,7 +88,9 @@ def problem_response(
         body["field"] = field
     if reasons is not None:
         body["reasons"] = reasons
-    body.update(extra or {})
+    for key, value in (extra or {}).items():
+        # a resource's own `status` (a hold's state) must not replace the HTTP status
+        body[f"{key}_" if key in RESERVED else key] = value
     return Response(orjson.dumps(body), status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 

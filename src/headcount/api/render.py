@@ -70,6 +70,8 @@ def outcome_response(outcome: Outcome) -> Response:
     reasons = [str(r) for r in body.pop("reasons", [])]
     field = "Idempotency-Key" if outcome.result is Result.IDEMPOTENCY_MISMATCH else body.pop("field", None)
     code = outcome.result.value.replace("_", "-")
+    if "status" in body:  # the hold's state: the problem's `status` is the HTTP status (RFC 9457)
+        body["hold_status"] = body.pop("status")
     return problem_response(status, code, DETAIL[outcome.result], reasons=reasons, field=field,
                             extra=body, headers=headers)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import os
 import time
 
@@ -60,6 +59,11 @@ def purge(store_url: str | None, older_than_days: float | None) -> None:
     click.echo(f"purged {n} contact value(s) older than {days:g} days")
 
 
+def _private(path: str, flags: int) -> int:
+    """Open for writing with mode 0600: an export of personal data is for its owner only."""
+    return os.open(path, flags, 0o600)
+
+
 @click.group()
 def contacts() -> None:
     """Raw contact data (kept only with HEADCOUNT_KEEP_CONTACTS=1)."""
@@ -87,8 +91,14 @@ def export(store_url: str | None, reason: str, out: str, who: str) -> None:
         raise click.ClickException(str(exc)) from exc
     finally:
         store.close()
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
+    from headcount.cli.csvsafe import SafeWriter
+
+    try:
+        f = open(out, "w", newline="", encoding="utf-8", opener=_private)  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {out}: {exc.strerror or exc}") from exc
+    with f:
+        writer = SafeWriter(f)
         writer.writerow(["actor_key", "kind", "value", "kept_since"])
         for actor_key, c in rows:
             writer.writerow([actor_key, c.kind, c.value, c.kept_since])

@@ -38,6 +38,22 @@ class LazyGroup(click.Group):
         module_name, attr = target.split(":")
         return getattr(importlib.import_module(module_name), attr)
 
+    def invoke(self, ctx: click.Context) -> object:
+        """Any error a command did not turn into a message is one line, never a traceback (issue 13 L)."""
+        try:
+            return super().invoke(ctx)
+        except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, KeyboardInterrupt,
+                SystemExit):
+            raise
+        except RecursionError:
+            raise click.ClickException("the input is nested too deeply to read") from None
+        except OSError as exc:
+            where = f" {exc.filename}" if getattr(exc, "filename", None) else ""
+            raise click.ClickException(f"cannot use{where}: {exc.strerror or exc}") from None
+        except Exception as exc:
+            text = " ".join(str(exc).split())[:500] or "no detail"
+            raise click.ClickException(f"{type(exc).__name__}: {text}") from None
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="headcount")

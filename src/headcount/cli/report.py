@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
 
@@ -36,6 +35,7 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
     cleaned contact list leaves out every member of a stored or given group."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from headcount.cli.csvsafe import SafeWriter, join
     from headcount.privacy.keyring import KeyRingError, keyring_for_store
     from headcount.report import cleaned_contacts, gather, judged_real, render_html
     from headcount.report.build import ReportError, check_blocks
@@ -48,6 +48,8 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
         try:
             with open(blocks_path, "rb") as f:
                 blocks = check_blocks(json.load(f))
+        except RecursionError:
+            raise click.BadParameter(f"{blocks_path}: the JSON is nested too deeply", param_hint="--blocks") from None
         except (ValueError, ReportError) as exc:
             raise click.BadParameter(f"{blocks_path}: {exc}", param_hint="--blocks") from exc
     try:
@@ -68,16 +70,19 @@ def report(pool_id: str, out: str, store_url: str | None, blocks_path: str | Non
         if contacts_out:
             real = judged_real(data.people)
             rows = cleaned_contacts(store, keyring_for_store(store), pool_id, real, who=who, reason=reason or "")
-            with open(contacts_out, "w", newline="", encoding="utf-8") as f:
-                writer = csv.writer(f)
+            with open(contacts_out, "w", newline="", encoding="utf-8",
+                      opener=lambda p, fl: os.open(p, fl, 0o600)) as f:  # personal data: owner only
+                writer = SafeWriter(f)  # no cell a spreadsheet runs as a formula (OWASP CSV injection)
                 writer.writerow(["actor_key", "seats", "emails", "phones"])
                 for c in rows:
-                    writer.writerow([c.actor_key, c.seats, ";".join(c.emails), ";".join(c.phones)])
+                    writer.writerow([c.actor_key, c.seats, join(c.emails), join(c.phones)])
             click.echo(f"{len(rows):,} of {len(data.people):,} registrants judged real, with contacts,"
                        f" written to {contacts_out}; the export is in the audit log")
     except ReportError as exc:
         raise click.BadParameter(str(exc), param_hint=f"--{exc.field}") from exc
     except (ValueError, KeyRingError, StoreError) as exc:
         raise click.ClickException(str(exc)) from exc
+    except OSError as exc:  # --out or --contacts-out in a missing or unwritable folder
+        raise click.ClickException(f"cannot write {exc.filename or out}: {exc.strerror or exc}") from exc
     finally:
         store.close()

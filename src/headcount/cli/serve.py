@@ -62,4 +62,9 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
         access_log=False,
         loop="uvloop",
         http="httptools",
+        # X-Forwarded-For is believed only from HEADCOUNT_TRUSTED_PROXIES (api.middleware.ClientAddress);
+        # uvicorn's own handling would believe it from any local process
+        proxy_headers=False,
+        forwarded_allow_ips="",
+        timeout_keep_alive=5,
     )

@@ -32,12 +32,20 @@ _CASE_INSENSITIVE_MAILBOX_NAMES = frozenset(CASE_INSENSITIVE_MAILBOX_NAMES)
 
 #: Providers whose mailboxes ignore dots in the local part.
 DOTLESS = {"gmail.com"}
-#: Canonical domain for providers with several names for one mailbox.
-SAME_MAILBOX_DOMAIN = {"googlemail.com": "gmail.com"}
+#: Canonical domain for providers with several names for one mailbox: Google's two names;
+#: Apple's iCloud, whose accounts also receive at me.com and mac.com; Proton, whose accounts
+#: receive at proton.me, protonmail.com, protonmail.ch and pm.me (issue 13 L).
+SAME_MAILBOX_DOMAIN = {
+    "googlemail.com": "gmail.com",
+    "me.com": "icloud.com", "mac.com": "icloud.com",
+    "protonmail.com": "proton.me", "protonmail.ch": "proton.me", "pm.me": "proton.me",
+}
+#: Providers whose usernames ignore dots, hyphens and underscores (Proton's rule).
+SEPARATORLESS = {"proton.me"}
 #: Providers that deliver local+tag to local.
 PLUS_TAGS = {
     "gmail.com", "outlook.com", "hotmail.com", "live.com", "msn.com", "icloud.com", "me.com", "mac.com",
-    "fastmail.com", "fastmail.fm", "proton.me", "protonmail.com", "pm.me", "yandex.ru", "yandex.com",
+    "fastmail.com", "fastmail.fm", "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "yandex.ru", "yandex.com",
     "zoho.com", "gmx.de", "gmx.net", "web.de", "posteo.de", "mailbox.org", "tutanota.com", "hey.com",
 }
 #: Providers that deliver base-keyword to base (Yahoo's disposable addresses).
@@ -79,6 +87,8 @@ def canonical_mailbox(local: str, domain: str) -> str:
         local = local.split("-", 1)[0]
     if domain in DOTLESS:
         local = local.replace(".", "")
+    if domain in SEPARATORLESS:
+        local = local.replace(".", "").replace("-", "").replace("_", "")
     return f"{local}@{domain}"
 
 
@@ -282,6 +292,8 @@ def analyze_email(raw: str, check_deliverability: bool = False) -> EmailSignals:
         key = key.split("-", 1)[0]
     if dotless:
         key = key.replace(".", "")
+    if mailbox_domain in SEPARATORLESS:
+        key = key.replace(".", "").replace("-", "").replace("_", "")
     if (plus and "+" in local) or (dash and "-" in local) or (dotless and local.count(".") >= 3):
         reasons.append("email_alias")
     return EmailSignals(True, normalized, f"{key}@{mailbox_domain}", domain, disposable, score, tuple(reasons))

@@ -25,6 +25,14 @@ class ApiKeyRecord:
     role: str
     created_at: float
     revoked: bool = False
+    #: Unix time after which the key no longer works (None: never)
+    expires_at: float | None = None
+    revoked_at: float | None = None
+    #: whose key it is, for people reading `headcount keys list` (never a secret)
+    label: str | None = None
+
+    def usable(self, now: float) -> bool:
+        return not self.revoked and (self.expires_at is None or now < self.expires_at)
 
 
 @dataclass(frozen=True, slots=True)

@@ -248,6 +248,14 @@ class ApiKeys(Protocol):
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None: ...
 
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        """Every key, revoked and expired ones included, oldest first (secrets are hashes)."""
+        ...
+
+    def revoke_api_key(self, key_id: str, now: float) -> bool:
+        """Revoke a key; False when there is no such key or it was revoked already."""
+        ...
+
 
 @runtime_checkable
 class Blocks(Protocol):

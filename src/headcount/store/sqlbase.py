@@ -53,6 +53,7 @@ POOL_COLUMNS = (
     "id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
     " held, confirmed, created_at"
 )
+API_KEY_COLUMNS = "key_id, secret_hash, role, created_at, revoked, expires_at, revoked_at, label"
 HOLD_COLUMNS = ("seq, token, pool_id, actor_key, quantity, status, created_at, expires_at, max_expires_at,"
                 " owner")
 
@@ -89,9 +90,12 @@ class Statements:
         self.read_actions = ("SELECT seq, ts, verb, actor_key, target, pool_id, quantity, decision, score,"
                              f" reasons, attrs FROM actions WHERE seq > {m} ORDER BY seq LIMIT {m}")
         self.budget = budget_sql(m)
-        self.api_key_insert = ("INSERT INTO api_keys (key_id, secret_hash, role, created_at, revoked)"
-                               f" VALUES ({m}, {m}, {m}, {m}, {m})")
-        self.api_key_get = f"SELECT key_id, secret_hash, role, created_at, revoked FROM api_keys WHERE key_id = {m}"
+        self.api_key_insert = ("INSERT INTO api_keys (key_id, secret_hash, role, created_at, revoked,"
+                               f" expires_at, label) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})")
+        self.api_key_get = f"SELECT {API_KEY_COLUMNS} FROM api_keys WHERE key_id = {m}"
+        self.api_key_list = f"SELECT {API_KEY_COLUMNS} FROM api_keys ORDER BY created_at, key_id"
+        self.api_key_revoke = (f"UPDATE api_keys SET revoked = {m}, revoked_at = {m}"
+                               f" WHERE key_id = {m} AND revoked = {m}")
         self.velocity_hit = (f"INSERT INTO velocity (key, bucket, count) VALUES ({m}, {m}, 1)"
                              " ON CONFLICT (key, bucket) DO UPDATE SET count = velocity.count + 1")
         self.velocity_sweep = f"DELETE FROM velocity WHERE bucket < {m}"
@@ -132,6 +136,11 @@ def pool_from_row(row: Sequence[Any]) -> Pool:
         hold_ttl_s=int(row[5]), light_thresholds=LightThresholds(row[6], row[7]),
         held=int(row[8]) - int(row[11]), confirmed=int(row[9]), created_at=row[10],
     )
+
+
+def api_key_from_row(row: Sequence[Any]) -> ApiKeyRecord:
+    return ApiKeyRecord(row[0], row[1], row[2], float(row[3]), bool(row[4]),
+                        None if row[5] is None else float(row[5]), None if row[6] is None else float(row[6]), row[7])
 
 
 def hold_from_row(hold_id: str, row: Sequence[Any]) -> Hold:
@@ -241,7 +250,8 @@ class SqlStore(GraphStore):
 
     # API keys -------------------------------------------------------------------------
     def add_api_key(self, record: ApiKeyRecord) -> None:
-        params = (record.key_id, record.secret_hash, record.role, record.created_at, self._bool(record.revoked))
+        params = (record.key_id, record.secret_hash, record.role, record.created_at, self._bool(record.revoked),
+                  record.expires_at, record.label)
         self._write(lambda conn: conn.execute(self.sql.api_key_insert, params))
 
     def _bool(self, value: bool) -> Any:
@@ -249,7 +259,14 @@ class SqlStore(GraphStore):
 
     def get_api_key(self, key_id: str) -> ApiKeyRecord | None:
         row = self._one(self.sql.api_key_get, (key_id,))
-        return None if row is None else ApiKeyRecord(row[0], row[1], row[2], row[3], bool(row[4]))
+        return None if row is None else api_key_from_row(row)
+
+    def list_api_keys(self) -> list[ApiKeyRecord]:
+        return [api_key_from_row(r) for r in self._rows(self.sql.api_key_list)]
+
+    def revoke_api_key(self, key_id: str, now: float) -> bool:
+        params = (self._bool(True), now, key_id, self._bool(False))
+        return bool(self._write(lambda conn: conn.execute(self.sql.api_key_revoke, params).rowcount))
 
     # action log -------------------------------------------------------------------------
     def _action_op(self, action: ActionRequest) -> Callable[[Conn], ActionResult]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from starlette.responses import Response
 
 from headcount.api.auth import require
 from headcount.api.deps import PrincipalDep
-from headcount.api.problems import problem_response
+from headcount.api.problems import ProblemError, problem_response
 from headcount.api.render import iso, json_response
 from headcount.api.schemas import (
     CHALLENGE_TOKEN_DOC,
@@ -27,6 +28,8 @@ from headcount.types import ActorInfo
 router = APIRouter(tags=["actions"])
 MAX_FUTURE_S = 300
 MAX_PAST_S = 90 * 86400
+#: a `ts` further back than this is an import of past events: staff only (issue 13 M1)
+CLIENT_PAST_S = 300
 
 
 class ActionIn(Strict):
@@ -70,6 +73,10 @@ async def record_action(body: ActionIn, request: Request, principal: PrincipalDe
     428 with `challenge: {id, expires_at}` when the policy asks for a challenge (see the holds).
     """
     require(principal, Role.CLIENT)
+    if body.ts is not None and float(body.ts) < time.time() - CLIENT_PAST_S and not principal.can(Role.STAFF):
+        # backdated events from a client framed others as a coordinated group (issue 13 M1)
+        raise ProblemError(403, "import-needs-staff", f"a ts more than {CLIENT_PAST_S} s in the past imports "
+                           "past events, which needs a staff key", field="ts")
     a = body.actor
     outcome = await request.app.state.actions.arecord(
         body.verb, ActorInfo(a.id, a.email, a.phone, a.ip, a.device, a.user_agent), body.target,
