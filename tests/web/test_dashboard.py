@@ -278,7 +278,7 @@ def test_a_wrong_key_says_it_was_refused(demo: Demo, browser) -> None:  # type: 
     page, problems, _ = _page(browser, demo.base, "hc_0000_not-a-key")
     error = page.locator("[data-testid=key-error]")
     error.wait_for(state="visible", timeout=15_000)
-    assert "key was refused" in error.inner_text() and "unknown or revoked" in error.inner_text()
+    assert "key was refused" in error.inner_text() and "unknown, revoked or expired" in error.inner_text()
     assert page.locator("#login").is_visible()
     page.wait_for_selector("#public [data-pool]")  # and, below, what the public sees
     time.sleep(2.5)  # a refresh later the message is still there, not a silent fallback
