@@ -22,7 +22,7 @@ from headcount.settings import Settings
 from headcount.store import open_store
 
 EMAIL = "ann.private@example.org"
-PHONE = "+4915112345678"
+PHONE = "+4917655501234"  # a number no other test uses: the store may be shared
 
 
 def _service(url: str, keep: bool) -> tuple[TestClient, dict[str, str]]:
