@@ -153,9 +153,8 @@ def request_actor(request) -> dict[str, str]:
     ip = get_client_ip(request)
     if ip:
         actor["ip"] = ip[:64]
-    ua = request.headers.get("User-Agent", "")[:1000]
-    if ua:
-        actor["user_agent"] = ua
+    # always sent: an empty user agent is itself a signal (headcount's `ua_missing`)
+    actor["user_agent"] = request.headers.get("User-Agent", "")[:1000]
     return actor
 
 
@@ -331,8 +330,7 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
     if last is not None:
         if last.ip:
             actor["ip"] = last.ip
-        if last.user_agent:
-            actor["user_agent"] = last.user_agent
+        actor["user_agent"] = last.user_agent
     if not actor:
         return []
     digest = hashlib.sha256(repr(sorted(actor.items())).encode()).hexdigest()[:16]

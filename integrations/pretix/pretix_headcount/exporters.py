@@ -43,7 +43,7 @@ class CleanedContactsExporter(ListExporter):
                 p["emails"].append(order.email)
             if order.code not in p["orders"]:
                 p["orders"].append(order.code)
-                p["in"] = p["in"] or order.positions.filter(checkins__successful=True).exists()
+                p["in"] = p["in"] or order.positions.filter(all_checkins__successful=True).exists()
             p["tickets"] += h.quantity
             p["score"] = max(p["score"], h.score or 0.0)
         for person, p in people.items():

@@ -87,7 +87,11 @@ def on_request(sender, request, **kwargs):
         return None
     path = request.path_info
     if path.endswith(_CART_CHANGE):
-        request._headcount_reconcile = True
+        if core.config(sender) is not None:
+            from pretix.presale.views.cart import get_or_create_cart_id
+
+            # taken before the view runs: clearing a cart gives the session a new cart id
+            request._headcount_reconcile = get_or_create_cart_id(request, create=False)
         return None
     if not path.endswith(_CART_ADD):
         return None
@@ -126,12 +130,8 @@ def on_response(sender, request, response, **kwargs):
                 core.reconcile_cart(sender, cart_id)
             if any(h.band == "short" for h in made):
                 core.apply_short_holds(sender, cart_id)
-    elif getattr(request, "_headcount_reconcile", False) and core.config(sender) is not None:
-        from pretix.presale.views.cart import get_or_create_cart_id
-
-        cart_id = get_or_create_cart_id(request, create=False)
-        if cart_id:
-            core.reconcile_cart(sender, cart_id)
+    elif getattr(request, "_headcount_reconcile", None):
+        core.reconcile_cart(sender, request._headcount_reconcile)
     return response
 
 

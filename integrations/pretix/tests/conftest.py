@@ -93,7 +93,7 @@ class Shop:
         return core.pool_id_for(self.event, self.quota.pk, cfg)
 
     def visitor(self, ip: str | None = None, ua: str | None = None) -> "Visitor":
-        return Visitor(self, ip or public_ip(), ua or "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
+        return Visitor(self, ip or public_ip(), ua if ua is not None else "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 
 
 class Visitor:
