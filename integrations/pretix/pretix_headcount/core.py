@@ -343,7 +343,10 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
                            f"pretix-order-{event.pk}-{cart_id}-{pool_id}-{quantity}-{digest}")
             if not answer.ok:
                 release_rows(cfg, made)
-                raise _refusal(event, "order", cart_id, pool_id, quantity, answer, actor)
+                refusal = _refusal(event, "order", cart_id, pool_id, quantity, answer, actor)
+                if answer.status in (403, 429):
+                    drop_cart(event, cart_id)
+                raise refusal
             risk = answer.body.get("risk") or {}
             made.append(HeadcountHold.objects.create(
                 event=event, kind="order", cart_id=cart_id, pool_id=pool_id, hold_id=answer.body["hold_id"],
@@ -356,6 +359,18 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
             release_rows(cfg, made)
             raise Refused(str(UNAVAILABLE), 503) from None
     return made
+
+
+def drop_cart(event, cart_id: str) -> int:
+    """A denied identity (or one past the per-person limit) keeps no stock reserved: its cart
+    is emptied at once instead of blocking seats until the reservation runs out."""
+    from pretix.base.models import CartPosition
+
+    qs = CartPosition.objects.filter(event=event, cart_id=cart_id)
+    n = qs.count()
+    qs.filter(addon_to__isnull=False).delete()
+    qs.delete()
+    return n
 
 
 def confirm_order(order, rows: list[HeadcountHold]) -> None:

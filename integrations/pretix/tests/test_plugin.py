@@ -67,6 +67,9 @@ def test_a_throwaway_address_is_refused_with_a_readable_message(headcount_servic
     assert orders(shop) == []
     (refusal,) = rows(shop, status="refused")
     assert refusal.kind == "order" and refusal.band == "deny" and "email_disposable" in refusal.reasons
+    assert v.cart_positions() == []  # a refused identity keeps no seat reserved
+    pool = hc_get(headcount_service, f"/v1/pools/{shop.pool_id}")
+    assert (pool["held"], pool["confirmed"]) == (0, 0)
 
 
 def test_one_person_behind_20_aliases_gets_the_per_person_limit_across_orders(headcount_service):
