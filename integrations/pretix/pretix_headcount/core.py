@@ -23,7 +23,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils.timezone import now
@@ -449,7 +449,7 @@ def sweep() -> int:
 
 
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def on_commit(fn) -> None:

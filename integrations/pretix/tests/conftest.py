@@ -16,9 +16,10 @@ import pytest
 from django.test import Client
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
+from pretix_headcount import client as hc_client
+from pretix_headcount import core
 
 from headcount.testing.servers import running_server
-from pretix_headcount import client as hc_client, core
 
 _n = itertools.count(1)
 _ip = itertools.count(1)
@@ -59,7 +60,7 @@ class Shop:
     """One pretix event with one quota, the plugin enabled and pointed at `url`."""
 
     def __init__(self, url: str | None, key: str | None, *, size: int = 100, per_person: int = 2,
-                 fail_mode: str = "open", plugin: bool = True) -> None:
+                 fail_mode: str = "open", plugin: bool = True, reservation_minutes: int = 30) -> None:
         from pretix.base.models import Event, Item, Organizer, Quota
 
         n = next(_n)
@@ -76,7 +77,7 @@ class Shop:
             s = self.event.settings
             s.set("attendee_names_asked", False)
             s.set("invoice_address_asked", False)
-            s.set("reservation_time", 30)
+            s.set("reservation_time", reservation_minutes)
             if url and key:
                 s.set("headcount_url", url)
                 s.set("headcount_api_key", key)
@@ -92,7 +93,7 @@ class Shop:
         cfg = core.config(self.event)
         return core.pool_id_for(self.event, self.quota.pk, cfg)
 
-    def visitor(self, ip: str | None = None, ua: str | None = None) -> "Visitor":
+    def visitor(self, ip: str | None = None, ua: str | None = None) -> Visitor:
         return Visitor(self, ip or public_ip(), ua if ua is not None else "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 
 

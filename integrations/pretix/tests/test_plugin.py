@@ -7,13 +7,13 @@ from datetime import timedelta
 
 import httpx
 import pytest
+from conftest import Shop, messages_of, public_ip
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
-
-from conftest import Shop, messages_of, public_ip
-from headcount.testing.servers import free_port
 from pretix_headcount import core
 from pretix_headcount.models import HeadcountHold
+
+from headcount.testing.servers import free_port
 
 pytestmark = pytest.mark.django_db(transaction=True)  # on_commit hooks run, as in production
 
