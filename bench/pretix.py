@@ -28,6 +28,9 @@ from decimal import Decimal
 from pathlib import Path
 from tempfile import TemporaryDirectory
 
+# this file is called pretix.py: keep its folder off the import path, or it would shadow pretix
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
 
 def percentile(xs: list[float], p: float) -> float:
     xs = sorted(xs)
@@ -100,12 +103,28 @@ def main() -> None:
                 assert r.status_code == 302, r.status_code
                 return dt
 
+            from pretix_headcount.client import Client as HeadcountClient
+
+            hc = HeadcountClient(server.url, key)
+            pool_id = "bench-rtt"
+            hc.create_pool(pool_id, "round trips", 1_000_000, 4, 1800)
+            rtt: list[float] = []
+
+            def round_trip() -> None:
+                """headcount's hold alone, from this process, as the plugin sends it."""
+                t = time.perf_counter()
+                a = hc.hold(pool_id, 1, {"device": f"rtt-device-{n}-{len(rtt)}", "ip": f"82.{n // 250 % 250 + 1}.{n % 250 + 1}.9",
+                                         "user_agent": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0"})
+                rtt.append(time.perf_counter() - t)
+                assert a.status == 201, a.status
+
             for i in range(args.warmup):
                 for label in ("without", "with") if i % 2 else ("with", "without"):
                     add(label)
             for i in range(args.adds):
                 for label in ("without", "with") if i % 2 else ("with", "without"):
                     times[label].append(add(label))
+                round_trip()
 
             added = {label: CartPosition.objects.filter(event=ev).count() for label, (ev, _) in shops.items()}
             from pretix_headcount.models import HeadcountHold
@@ -113,6 +132,8 @@ def main() -> None:
 
     out = {label: {"p50_ms": percentile(ts, 0.5) * 1e3, "p90_ms": percentile(ts, 0.9) * 1e3,
                    "mean_ms": statistics.fmean(ts) * 1e3, "adds": len(ts)} for label, ts in times.items()}
+    out["headcount_hold_round_trip"] = {"p50_ms": percentile(rtt, 0.5) * 1e3, "p90_ms": percentile(rtt, 0.9) * 1e3,
+                                        "holds": len(rtt)}
     out["added_positions"] = added
     out["headcount_holds"] = holds
     out["p50_added_ms"] = out["with"]["p50_ms"] - out["without"]["p50_ms"]
@@ -123,6 +144,8 @@ def main() -> None:
     for label in ("without", "with"):
         o = out[label]
         print(f"| {label} the plugin | {o['p50_ms']:.1f} | {o['p90_ms']:.1f} | {o['mean_ms']:.1f} | {o['adds']} |")
+    r = out["headcount_hold_round_trip"]
+    print(f"| headcount's hold alone (the plugin's HTTP round trip) | {r['p50_ms']:.1f} | {r['p90_ms']:.1f} | | {r['holds']} |")
     print(f"plugin adds {out['p50_added_ms']:+.1f} ms at p50 (bar: +5 ms): "
           f"{'met' if out['bar_met'] else 'MISSED'}; positions {added}, headcount holds {holds}")
     if args.json:

@@ -124,6 +124,7 @@ def ensure_pool(cfg: Config, event, quota, pool_id: str) -> None:
 
 def forget_pools() -> None:
     _pools_ready.clear()
+    _quota_cache.clear()
 
 
 def log_unreachable(event, where: str, error: Exception, fail_open: bool) -> None:
@@ -168,15 +169,29 @@ def device_of(request) -> str:
 
 
 # --- quotas and pools -------------------------------------------------------------------
-def quotas_for(event, item_id: int, variation_id: int | None, subevent_id: int | None):
+#: (event, item, variation, subevent) -> (monotonic expiry, quotas): which quotas a product
+#: counts against changes rarely; a cart add should not ask the database every time
+_quota_cache: dict[tuple, tuple[float, list]] = {}
+QUOTA_CACHE_S = 30.0
+
+
+def quotas_for(event, item_id: int, variation_id: int | None, subevent_id: int | None, *, cached: bool = True):
     from pretix.base.models import Quota
 
+    key = (event.pk, item_id, variation_id, subevent_id)
+    hit = _quota_cache.get(key) if cached else None
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
     qs = Quota.objects.filter(event=event, subevent_id=subevent_id)
     if variation_id:
         qs = qs.filter(variations__pk=variation_id)
     else:
         qs = qs.filter(items__pk=item_id)
-    return list(qs)
+    quotas = list(qs)
+    if len(_quota_cache) > 10_000:
+        _quota_cache.clear()
+    _quota_cache[key] = (time.monotonic() + QUOTA_CACHE_S, quotas)
+    return quotas
 
 
 def demand_by_pool(event, cfg: Config, lines) -> dict[str, tuple[int, object]]:

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.dispatch import receiver
 from django.http import HttpResponseRedirect, JsonResponse
 from django.urls import resolve, reverse
+from django.utils.timezone import now
 from django.utils.translation import gettext_lazy as _
 from pretix.base.services.cart import CartError
 from pretix.base.services.orders import OrderError
@@ -97,19 +98,18 @@ def on_request(sender, request, **kwargs):
         return None
     if core.config(sender) is None:
         return None
-    from pretix.base.models import CartPosition
     from pretix.presale.views.cart import get_or_create_cart_id
 
     lines = _lines_from_post(request)
     if not lines:
         return None
     cart_id = get_or_create_cart_id(request)
-    before = CartPosition.objects.filter(event=sender, cart_id=cart_id).count()
+    started = now()
     try:
         made = core.hold_for_cart(request, sender, cart_id, lines)
     except core.Refused as refusal:
         return _refusal_response(request, refusal.message)
-    request._headcount_cart = (cart_id, made, before, sum(ln[3] for ln in lines))
+    request._headcount_cart = (cart_id, made, started, sum(ln[3] for ln in lines))
     return None
 
 
@@ -121,12 +121,12 @@ def on_response(sender, request, response, **kwargs):
                             samesite="Lax", secure=request.is_secure())
     state = getattr(request, "_headcount_cart", None)
     if state is not None:
-        cart_id, made, before, asked = state
+        cart_id, made, started, asked = state
         if made:
             from pretix.base.models import CartPosition
 
-            after = CartPosition.objects.filter(event=sender, cart_id=cart_id).count()
-            if after - before < asked:  # pretix added less (sold out, not available, ...)
+            added = CartPosition.objects.filter(event=sender, cart_id=cart_id, datetime__gte=started).count()
+            if added < asked:  # pretix added less (sold out, not available, ...)
                 core.reconcile_cart(sender, cart_id)
             if any(h.band == "short" for h in made):
                 core.apply_short_holds(sender, cart_id)
