@@ -270,3 +270,30 @@ def test_dashboard_widget_and_contact_export(headcount_service):
 
 def test_visitors_ip_is_a_public_one():
     assert public_ip().startswith("81.")
+
+
+def test_the_control_panel_shows_the_widget_and_lists_the_exporter(headcount_service):
+    from django.test import Client
+    from pretix.base.models import Team, User
+    from pretix.base.signals import register_data_exporters
+
+    shop = Shop(*headcount_service)
+    v = shop.visitor()
+    v.add(1)
+    v.checkout("carla.rossi@gmail.com")
+    with scopes_disabled():
+        user = User.objects.create_user("boss@example.org", "pw")
+        team = Team.objects.create(organizer=shop.organizer, all_events=True, name="Admins",
+                                   all_event_permissions=True, all_organizer_permissions=True)
+        team.members.add(user)
+        exporters = [cls for _, cls in register_data_exporters.send(shop.event)]
+    assert any(getattr(cls, "identifier", "") == "headcount_contacts" for cls in exporters)
+    c = Client()
+    c.login(email="boss@example.org", password="pw")
+    base = f"/control/event/{shop.organizer.slug}/{shop.event.slug}/"
+    assert c.get(base).status_code == 200
+    r = c.get(base + "widgets.json")
+    assert r.status_code == 200
+    (ours,) = [w for w in r.json()["widgets"] if w.get("lazy") == "headcount"]
+    assert "Real headcount" in ours["content"] and shop.pool_id in ours["content"]
+    assert "1 registered" in ours["content"]
