@@ -83,3 +83,14 @@ def test_verification_errors_name_the_field(service: Service, uid: str) -> None:
     missing = service.client.post("/v1/verifications/v_nothere/confirm", headers=c, json={"code": "123456"})
     assert missing.status_code == 404 and missing.json()["field"] == "verification_id"
     assert service.client.post("/v1/verifications", json={"kind": "email", "value": "a@b.de"}).status_code == 401
+
+
+def test_numbers_bought_in_a_run_are_risk_however_slow(service: Service, uid: str) -> None:
+    """Eight consecutive mobile numbers, each with its own mailbox and device: by chance two real
+    registrants share a block of a thousand only in a pool of many thousands."""
+    new_pool(service, uid, capacity=100, limit=1)
+    answers = [hold(service, uid, {"email": person_email(uid, i), "phone": f"+49151987654{10 + i}",
+                                   "device": f"d{i}-{uid}"}) for i in range(8)]
+    assert [a.status_code for a in answers[:3]] == [201] * 3
+    assert answers[-1].status_code == 403
+    assert "identity_fanout_block" in answers[-1].json()["reasons"]

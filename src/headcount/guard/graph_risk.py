@@ -29,6 +29,7 @@ FANOUT = (
     ("email", "dev", "mailbox_devices", "identity_fanout_mailbox", "devices"),
     ("tel", "dev", "number_devices", "identity_fanout_number", "devices"),
     ("tel", "email", "number_mailboxes", "identity_fanout_number", "mailboxes"),
+    ("blk", "tel", "block_numbers", "identity_fanout_block", "numbers in one block of a thousand"),
 )
 TYPED = frozenset({"email", "tel", "id"})
 

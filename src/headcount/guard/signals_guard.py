@@ -114,7 +114,8 @@ class SignalsGuard(IdentityGuard):
             tel = self._key("tel", p.e164 or actor.phone.strip())
             a.keys.append(tel)
             if p.valid and p.e164:
-                a.rate_keys["phone_block"] = self._key("blk", p.e164[:-3])
+                a.rate_keys["phone_block"] = blk = self._key("blk", p.e164[:-3])
+                a.aux.append(blk)
                 a.rate_guards["phone_block"] = tel  # a block counts new numbers, not a family's one
             elif a.typo is None:
                 a.typo = phone_typo(actor.phone, self.default_region)

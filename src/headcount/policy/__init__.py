@@ -54,7 +54,7 @@ REASONS = frozenset({
     "phone_premium", "phone_shared_cost", "phone_pager", "phone_uan", "phone_unknown_type",
     "phone_fictional", "ip_invalid", "ip_not_public", "ua_automation", "ua_missing", "no_contact",
     "velocity_network", "velocity_phone_block", "pool_flooded", "coordinated_group",
-    "identity_fanout_device", "identity_fanout_aliases", "identity_fanout_mailbox", "identity_fanout_number",
+    "identity_fanout_device", "identity_fanout_aliases", "identity_fanout_block", "identity_fanout_mailbox", "identity_fanout_number",
     "abandoned_holds", "abandoned_repeatedly", "claims_verified", "trusted",
 })
 TABLES = frozenset({"weights", "bands", "velocity", "challenge", "flood", "budgets", "graph"})

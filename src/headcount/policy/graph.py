@@ -24,6 +24,9 @@ class GraphRule:
     mailbox_devices: int = 6  # devices one mailbox is used from
     number_devices: int = 6  # devices behind one phone number (a family sharing it)
     number_mailboxes: int = 5  # mailboxes behind one phone number
+    #: numbers from one block of a thousand (E.164 without its last 3 digits): among real people
+    #: two share a block by chance only in a pool of many thousands; bought numbers come in runs
+    block_numbers: int = 3
     growth: float = 2.0  # how fast a fan-out reason's weight grows past its limit
     #: network velocity applies only when the network's people lack diversity: distinct
     #: devices under `network_device_share` of its registrations today, or distinct user
