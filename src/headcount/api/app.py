@@ -19,7 +19,7 @@ from headcount.api.auth import KeyVerifier
 from headcount.api.docs import mount_docs
 from headcount.api.middleware import SecurityHeaders
 from headcount.api.problems import install_handlers
-from headcount.api.routes import actions, blocks, challenges, holds, pools, privacy
+from headcount.api.routes import actions, blocks, challenges, holds, lottery, pools, privacy
 from headcount.core import Headcount
 from headcount.core import open as headcount_open
 from headcount.guard.identity import Guard
@@ -27,6 +27,7 @@ from headcount.privacy.keyring import KeyRing
 from headcount.services.background import detector as _detector
 from headcount.services.background import sweeper as _sweeper
 from headcount.services.detection import Leadership
+from headcount.services.lottery import lottery_loop
 from headcount.settings import Settings
 from headcount.store.base import Store
 from headcount.web import mount_dashboard
@@ -67,6 +68,8 @@ def create_app(
                 _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)))
         if detect_interval:
             tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
+        if sweep_interval:  # lottery draws at closes_at and the waitlist's pass-down, in one process
+            tasks.append(asyncio.create_task(lottery_loop(lottery.lottery_of_app(app), sweep_interval)))
         try:
             yield
         finally:
@@ -102,6 +105,7 @@ def create_app(
     app.include_router(challenges.router)
     app.include_router(privacy.router)
     app.include_router(blocks.router)
+    app.include_router(lottery.router)
     mount_dashboard(app)
     app.add_middleware(SecurityHeaders)
     if settings.cors_origins:  # off unless configured

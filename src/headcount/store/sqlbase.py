@@ -43,6 +43,7 @@ from headcount.store.blocks import (
     carry_detected_at,
     replace_sql,
 )
+from headcount.store.lottery import LotterySql
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 from headcount.types import Hold, LightThresholds, Pool
 
@@ -149,7 +150,7 @@ def find_hold(rows: Sequence[Sequence[Any]], hold_id: str, owner: str | None) ->
     return None
 
 
-class SqlStore:
+class SqlStore(LotterySql):
     """The methods both backends implement alike, over the hooks below."""
 
     sql: Statements
