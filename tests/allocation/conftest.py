@@ -58,4 +58,4 @@ LAST = ["becker", "fischer", "hoffmann", "koch", "meyer", "schmidt", "schulz", "
 def person(uid: str, i: int) -> dict[str, str]:
     """An actor that looks like a person: a name-like address, an ordinary network of its own."""
     return {"email": f"{FIRST[i % 12]}.{LAST[(i // 12) % 10]}{i}{uid[:4]}@example.org",
-            "ip": f"81.{(i // 250) % 250}.{i % 250}.{7 + i % 200}"}
+            "ip": f"{60 + int(uid[:2], 16) % 100}.{int(uid[2:4], 16)}.{i % 250}.{7 + i % 200}"}

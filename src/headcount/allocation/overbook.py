@@ -11,10 +11,12 @@ than the capacity (then nobody can be over) nor more than the eligible demand.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
+from scipy import stats
 
 from headcount.estimate import BandCounts, Bands, HeadcountEstimate, estimate_headcount
 
@@ -67,36 +69,20 @@ class Overbooking:
                 "show_rates": {k: round(v, 5) for k, v in self.show_rates.items()}, "reason": self.reason()}
 
 
-class _Prefix:
-    """Band counts of the first seats of the draw order, by cumulative sums."""
-
-    def __init__(self, bands: Bands, quantities: np.ndarray, scores: np.ndarray) -> None:
-        self.bands = bands
-        self.cum = np.cumsum(quantities)
-        idx = bands.index(scores)
-        n = len(bands)
-        self.by_band = np.zeros((n, quantities.size + 1))
-        self.sq_by_band = np.zeros((n, quantities.size + 1))
-        for b in range(n):
-            sel = (idx == b).astype(float)
-            self.by_band[b, 1:] = np.cumsum(sel * quantities)
-            self.sq_by_band[b, 1:] = np.cumsum(sel * quantities.astype(float) ** 2)
-
-    def counts(self, seats: int) -> BandCounts:
-        k = int(np.searchsorted(self.cum, seats, side="right"))  # parties that fit entirely
-        return BandCounts(self.by_band[:, k].copy(), None, self.sq_by_band[:, k].copy())
-
-    def next_seats(self, seats: int) -> int | None:
-        k = int(np.searchsorted(self.cum, seats, side="right"))
-        return int(self.cum[k]) if k < self.cum.size else None
-
-
 def tickets(capacity: int, quantities: Sequence[int], scores: Sequence[float], history: Sequence[BandCounts], *,
-            bands: Bands | None = None, risk: float = DEFAULT_RISK) -> Overbooking:
+            bands: Bands | None = None, risk: float = DEFAULT_RISK, pool: BandCounts | None = None,
+            level: float = 0.9) -> Overbooking:
     """How many seats to issue for `capacity` places, given the draw order's quantities and risk scores.
 
     `quantities` and `scores` are the eligible entries in draw order; `history` the earlier
-    pools' band counts with check-ins (as `estimate_headcount` takes them).
+    pools' band counts with check-ins (as `estimate_headcount` takes them); `pool` the whole
+    registration set's band counts (refused ones included: how flooded the pool is decides
+    each band's share of fakes, so the band rates are read at the pool's flood level; default:
+    the eligible entries alone).
+
+    Attendance of the first `k` parties: each band's seats times its show-up rate, the bands
+    moving together within their `level` intervals (a good or a bad night for everyone) plus
+    chance turnout by party; `P(attendance > capacity)` under a normal approximation.
     """
     if not 0 <= risk < 1:
         raise ValueError("risk must be within [0, 1)")
@@ -108,28 +94,39 @@ def tickets(capacity: int, quantities: Sequence[int], scores: Sequence[float], h
         return Overbooking(capacity, demand, risk, demand, 0.0, None, None, None, "fits", 0)
     if risk == 0:
         return Overbooking(capacity, capacity, risk, demand, 0.0, None, None, None, "none", 0)
-    prefix = _Prefix(bands, q, s)
-
-    def estimate(seats: int) -> HeadcountEstimate:
-        return estimate_headcount(prefix.counts(seats), history, bands=bands, capacity=capacity)
-
-    def p(seats: int) -> float:
-        value = estimate(seats).p_over_capacity
-        return 0.0 if value is None else float(value)
-
-    lo, hi = capacity, demand  # p(lo) == 0 <= risk; find the largest seats with p <= risk
-    if p(hi) <= risk:
-        lo = hi
-    else:
-        while hi - lo > 1:
-            mid = (lo + hi) // 2
-            if p(mid) <= risk:
-                lo = mid
-            else:
-                hi = mid
-    est = estimate(lo)
-    nxt = prefix.next_seats(lo)
-    p_next = p(nxt) if nxt is not None and nxt > lo else None
-    rates = {b.name: b.show_rate for b in est.bands if b.registered > 0}
-    return Overbooking(capacity, lo, risk, demand, float(est.p_over_capacity or 0.0), p_next, est.expected_real,
-                       est.interval, est.method, est.history_pools, rates)
+    idx = bands.index(s)
+    n = len(bands)
+    if pool is None:
+        reg = np.bincount(idx, weights=q, minlength=n).astype(float)
+        sq = np.bincount(idx, weights=q.astype(float) ** 2, minlength=n)
+        pool = BandCounts(reg, None, sq)
+    est: HeadcountEstimate = estimate_headcount(pool, history, bands=bands, level=level)
+    rate = np.array([b.show_rate for b in est.bands])
+    lo = np.array([b.show_rate_interval[0] for b in est.bands])
+    hi = np.array([b.show_rate_interval[1] for b in est.bands])
+    z = float(stats.norm.ppf(0.5 + level / 2.0))
+    band_sd = (hi - lo) / (2.0 * z)
+    r, sd_r = rate[idx], band_sd[idx]
+    qf = q.astype(float)
+    cum = np.cumsum(q)
+    mean = np.cumsum(qf * r)
+    systematic = np.cumsum(qf * sd_r)  # bands move together: their spreads add
+    chance = np.cumsum(qf**2 * r * (1.0 - r))
+    sd = np.sqrt(systematic**2 + chance)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        p_over = np.where(cum <= capacity, 0.0,
+                          stats.norm.sf((capacity + 0.5 - mean) / np.where(sd > 0, sd, np.inf)))
+    p_over = np.where((sd == 0) & (cum > capacity), (mean > capacity + 0.5).astype(float), p_over)
+    ok = p_over <= risk
+    # the largest prefix within the risk (P grows with the prefix; take the first crossing)
+    bad = np.flatnonzero(~ok)
+    k = int(bad[0]) if bad.size else int(q.size)  # parties 0..k-1 win
+    seats = max(capacity, int(cum[k - 1]) if k > 0 else 0)
+    k = int(np.searchsorted(cum, seats, side="right"))
+    p_here = float(p_over[k - 1]) if k > 0 else 0.0
+    p_next = float(p_over[k]) if k < q.size else None
+    m = float(mean[k - 1]) if k > 0 else 0.0
+    half = z * (float(sd[k - 1]) if k > 0 else 0.0)
+    rates = {b.name: b.show_rate for b, w in zip(est.bands, np.bincount(idx[:k], minlength=n)) if w > 0}
+    return Overbooking(capacity, seats, risk, demand, p_here, p_next, round(m),
+                       (max(0, math.floor(m - half)), math.ceil(m + half)), est.method, est.history_pools, rates)

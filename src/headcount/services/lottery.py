@@ -28,7 +28,7 @@ import numpy as np
 from headcount.allocation.draw import Draw, Entry, commitment, first_difference, new_seed, run_draw
 from headcount.allocation.overbook import DEFAULT_RISK, tickets
 from headcount.allocation.vetting import vet
-from headcount.estimate import BandCounts, Bands
+from headcount.estimate import BandCounts, Bands, count_registrations
 from headcount.policy import Policy
 from headcount.services.holds import Ledger
 from headcount.store.base import Store
@@ -259,7 +259,8 @@ class LotteryService:
         by_id = {r.id: r for r in regs}
         ob = tickets(a.capacity, [by_id[i].quantity for i in preliminary.order],
                      [by_id[i].risk_score for i in preliminary.order], self._history(pool_id, pool.kind, now),
-                     bands=self.bands, risk=a.overbook_risk)
+                     bands=self.bands, risk=a.overbook_risk,
+                     pool=count_registrations(self.bands, [r.risk_score for r in regs], [r.quantity for r in regs]))
         draw = run_draw(pool_id, a.seed, vetted.entries, ob.tickets)
         position = {rid: k + 1 for k, rid in enumerate(draw.order)}
         winners = set(draw.winners)
