@@ -37,7 +37,7 @@ def test_commitment_binds_the_seed() -> None:
 
 
 def test_an_honest_draw_verifies_and_survives_json() -> None:
-    d = run_draw("p", new_seed(), entries(30) + [Entry("r_x", 2, 0.0, "coordinated_group")], 10)
+    d = run_draw("p", new_seed(), [*entries(30), Entry("r_x", 2, 0.0, "coordinated_group")], 10)
     assert first_difference(d) is None
     assert first_difference(Draw.from_dict(d.to_dict()), list(d.entries)) is None
 
@@ -102,7 +102,7 @@ def test_fairness_over_1000_seeded_draws_demand_three_times_capacity() -> None:
 
 @pytest.mark.parametrize("tickets", [0, 1, 5, 50])
 def test_every_eligible_entry_is_drawn_or_waits(tickets: int) -> None:
-    es = entries(20) + [Entry("r_refused", 1, 0.0, "deny_band")]
+    es = [*entries(20), Entry("r_refused", 1, 0.0, "deny_band")]
     d = run_draw("p", new_seed(), es, tickets)
     assert sorted(d.winners + d.waitlist) == sorted(e.registration_id for e in es if e.eligible)
     assert "r_refused" not in d.order
