@@ -8,6 +8,11 @@ full information instead of in arrival order:
 - **coordinated groups**: the detection ensemble runs over the registration set
   (person x pool x time x network x device), and members of its blocks, or of the
   groups the service's detection job stored, are refused;
+- **shared infrastructure**: more than `SHARED_LIMIT` persons on one device, or on one
+  block of consecutive numbers (E.164 without its last three digits), counted over the
+  whole set, so the first of a farm's identities is judged as the last (a family on one
+  tablet stays under it; a network alone is not enough: carrier NAT puts hundreds of
+  real people behind one address);
 - **risk**: the registration's score, read through the policy's bands: the deny band
   is refused, the first band weighs 1, any other band `OTHER_BAND_WEIGHT`.
 
@@ -32,6 +37,7 @@ from headcount.store.lottery import RegistrationRecord
 log = logging.getLogger("headcount.allocation")
 
 OTHER_BAND_WEIGHT = 0.5
+SHARED_LIMIT = 5  # persons per device or number block beyond which all of them are refused
 MIN_DETECT = 50  # fewer registrations than this hold no group worth a run
 
 
@@ -79,7 +85,14 @@ def vet(regs: Sequence[RegistrationRecord], persons: dict[str, str], flagged: Co
     first: dict[str, RegistrationRecord] = {}
     for r in sorted(regs, key=lambda r: (r.created_at, r.id)):
         first.setdefault(person[r.id], r)
-    grouped = detect_groups([r for r in regs if first[person[r.id]].id == r.id], person) if detect else set()
+    kept = [r for r in regs if first[person[r.id]].id == r.id]
+    grouped = detect_groups(kept, person) if detect else set()
+    shared: dict[tuple[str, str], set[str]] = {}
+    for r in kept:
+        for kind, key in (("device", r.device), ("phone_block", r.phone_block)):
+            if key:
+                shared.setdefault((kind, key), set()).add(person[r.id])
+    crowded = {(kind, key) for (kind, key), persons_on in shared.items() if len(persons_on) > SHARED_LIMIT}
     entries: list[Entry] = []
     for r in regs:
         p = person[r.id]
@@ -87,6 +100,10 @@ def vet(regs: Sequence[RegistrationRecord], persons: dict[str, str], flagged: Co
             entries.append(Entry(r.id, r.quantity, 0.0, "duplicate_person"))
         elif p in flagged or r.actor_key in flagged or p in grouped:
             entries.append(Entry(r.id, r.quantity, 0.0, "coordinated_group"))
+        elif ("device", r.device) in crowded:
+            entries.append(Entry(r.id, r.quantity, 0.0, "shared_device"))
+        elif ("phone_block", r.phone_block) in crowded:
+            entries.append(Entry(r.id, r.quantity, 0.0, "shared_number_block"))
         else:
             band = policy.band(r.risk_score)
             if band.deny or band.challenge:

@@ -33,11 +33,14 @@ from headcount.policy import Policy
 from headcount.services.holds import Ledger
 from headcount.store.base import Store
 from headcount.store.lottery import AllocationRecord, RegistrationRecord, Win, new_registration_id
-from headcount.types import ActorInfo, HoldRequest, IdempotencyKey, Outcome, PoolSpec, Result
+from headcount.types import ActorInfo, Decision, IdempotencyKey, Outcome, PoolSpec, Result
 
 log = logging.getLogger("headcount.services.lottery")
 
 LEAD_NAME = "lottery"
+#: reasons that depend on who came before: a registration is not refused for them (the draw
+#: judges networks, devices and number blocks over the whole registration set instead)
+ORDER_REASONS = frozenset({"velocity_network", "velocity_phone_block", "pool_flooded"})
 MAX_CONFIRM_WITHIN_S = 30 * 86400
 
 
@@ -145,34 +148,42 @@ class LotteryService:
         return body
 
     # registrations ------------------------------------------------------------------------------
-    def _identity_facts(self, actor: ActorInfo) -> tuple[list[str], str | None, str | None]:
+    def _identity_facts(self, actor: ActorInfo) -> tuple[list[str], dict[str, str]]:
+        """The person's identity keys, and the keyed network, device and number block."""
         guard = self.ledger.guard
         analyze = getattr(guard, "_analyze", None)
         if analyze is not None:
             keys, _, rate_keys = analyze(actor)
-            network = rate_keys.get("network")
+            facts = dict(rate_keys)
         else:
             ident = getattr(guard, "identities", None)
-            keys, network = (list(ident(actor)) if ident else []), None
+            keys, facts = (list(ident(actor)) if ident else []), {}
         device = next((k for k in keys if k.startswith("dev:")), None)
-        return keys, network, device
+        if device:
+            facts["device"] = device
+        return keys, facts
 
-    def _registration(self, pool_id: str, quantity: int, actor: ActorInfo, request: HoldRequest | Outcome,
-                      owner: str | None, now: float) -> Answer | RegistrationRecord:
-        if isinstance(request, Outcome):
-            status = "denied" if request.result is Result.DENIED else "challenge"
-            return Answer(status, request.body)
+    def _judge(self, pool_id: str, quantity: int, actor: ActorInfo, decision: Decision, owner: str | None,
+               now: float) -> Answer | RegistrationRecord:
+        """The guard's decision, read as a registration: signals that depend on arrival order
+        (velocity, flood mode) are left to the draw, which judges them over the whole set."""
+        static = [r for r in decision.reasons if r not in ORDER_REASONS]
+        score = self.policy.score_of(self.policy.weight(static))
+        band = self.policy.band(score)
+        risk = {"score": round(score, 4), "reasons": static}
+        if band.deny or band.challenge:
+            return Answer("denied", {"pool_id": pool_id, "risk": risk, "reasons": [*static, "denied"]})
         pool = self.store.get_pool(pool_id, now)
         if pool is None:
             return Answer("not_found", {"pool_id": pool_id, "field": "pool_id"})
-        cap = min(pool.per_actor_limit, request.actor_cap or pool.per_actor_limit)
+        cap = min(pool.per_actor_limit, band.actor_cap or pool.per_actor_limit)
         if quantity > cap:
-            return Answer("actor_limit", {"pool_id": pool_id, "limit": cap, "field": "quantity",
-                                          "risk": {"score": request.risk_score, "reasons": list(request.risk_reasons)},
+            return Answer("actor_limit", {"pool_id": pool_id, "limit": cap, "field": "quantity", "risk": risk,
                                           "reasons": ["actor_limit"]})
-        keys, network, device = self._identity_facts(actor)
-        return RegistrationRecord(new_registration_id(), pool_id, request.actor_key, quantity, request.risk_score,
-                                  tuple(request.risk_reasons), tuple(keys), network, device, owner, now)
+        keys, facts = self._identity_facts(actor)
+        return RegistrationRecord(new_registration_id(), pool_id, decision.actor_key, quantity, round(score, 4),
+                                  tuple(static), tuple(keys), facts.get("network"), facts.get("device"), owner, now,
+                                  phone_block=facts.get("phone_block"))
 
     def _stored(self, what: str, reg: RegistrationRecord | None, pool_id: str, now: float) -> Answer:
         if what == "closed":
@@ -197,8 +208,8 @@ class LotteryService:
         early = self._precheck(pool_id, now)
         if early is not None:
             return early
-        request = self.ledger._decide(pool_id, quantity, actor, now, challenge_token, idem)
-        rec = self._registration(pool_id, quantity, actor, request, owner, now)
+        decision = self.ledger.guard.assess(actor, pool_id, now)
+        rec = self._judge(pool_id, quantity, actor, decision, owner, now)
         if isinstance(rec, Answer):
             return rec
         what, reg = self.store.register(rec, now)
@@ -210,8 +221,10 @@ class LotteryService:
         early = await self.store.aread(lambda: self._precheck(pool_id, now))
         if early is not None:
             return early
-        request = await self.ledger._adecide(pool_id, quantity, actor, now, challenge_token, idem)
-        rec = await self.store.aread(lambda: self._registration(pool_id, quantity, actor, request, owner, now))
+        guard = self.ledger.guard
+        aassess = getattr(guard, "aassess", None)
+        decision = await aassess(actor, pool_id, now) if aassess else guard.assess(actor, pool_id, now)
+        rec = await self.store.aread(lambda: self._judge(pool_id, quantity, actor, decision, owner, now))
         if isinstance(rec, Answer):
             return rec
         what, reg = await asyncio.to_thread(self.store.register, rec, now)
