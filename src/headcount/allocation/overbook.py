@@ -1,12 +1,15 @@
 """How many tickets a lottery may issue for a venue: overbooking the estimate can stand behind.
 
 Not everyone who wins comes. The real-headcount estimate (`headcount.estimate`)
-learns each risk band's show-up rate from earlier pools' check-ins and gives the
-predictive chance that more than `capacity` come. Issuing `T` tickets means the
-first `T` seats of the draw order win, so their band mix is known; `tickets`
-finds the largest `T` whose `P(attendance > capacity)` stays at or under the
-organiser's risk (bisection: the chance grows with `T`). It never issues fewer
-than the capacity (then nobody can be over) nor more than the eligible demand.
+learns each risk band's show-up rate, with an interval, from earlier pools'
+check-ins; it is read at the pool's own flood level (the whole registration set,
+refused ones included: how flooded a pool is says how many fakes hide in each band).
+Issuing tickets to the first `k` parties of the draw order, attendance is each
+band's seats times its rate, the bands moving together within their intervals (a
+good or a bad night for everyone) plus chance turnout by party, so
+`P(attendance > capacity)` is known for every `k`: `tickets` takes the largest
+`k` within the organiser's risk. It never issues fewer seats than the capacity
+(then nobody can be over) nor more than the eligible demand.
 """
 
 from __future__ import annotations
