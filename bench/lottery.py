@@ -195,7 +195,7 @@ def redteam(args: argparse.Namespace) -> None:
             staff, client = make_key(store_url, "staff"), make_key(store_url, "client")
             began = time.time()
             try:
-                with running_server(store_url, workers=args.workers, port=free_port()) as server:
+                with running_server(store_url, workers=args.workers, port=free_port(), timeout=240) as server:
                     run = asyncio.run(_run_cell(server.url, client, staff, world))
                 m = _cell_metrics(world, run)
             except Exception as exc:  # a broken cell is reported, the grid goes on

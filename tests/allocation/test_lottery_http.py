@@ -209,3 +209,13 @@ def test_verify_names_a_tampered_registration_and_seed(service: Service) -> None
     store._write(lambda c: c.execute(f"UPDATE allocations SET draw = {m} WHERE pool_id = {m}",
                                      (orjson.dumps(forged).decode(), pool_id)))
     assert "does not match the commitment" in (verify_store(store, pool_id) or "")
+
+
+def test_a_mistyped_field_is_422_naming_it_and_the_corrected_one_registers(service: Service) -> None:
+    pool_id, _ = _pool(service, n=0)
+    actor = person(uuid.uuid4().hex, 3)
+    local = actor["email"].split("@")[0]
+    r = service.register(pool_id, {**actor, "email": f"{local}@gmial.com"})
+    assert r.status_code == 422, r.text
+    assert r.json()["field"] == "actor.email" and r.json()["reasons"] == ["email_disposable"]
+    assert service.register(pool_id, {**actor, "email": f"{local}@gmail.com"}).status_code == 201

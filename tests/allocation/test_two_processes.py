@@ -26,7 +26,7 @@ def test_the_draw_runs_once_at_closes_at_with_two_processes(store_url: str) -> N
     staff = {"Authorization": f"Bearer {staff_key}"}
     pool_id = f"two-{uuid.uuid4().hex[:8]}"
     uid = uuid.uuid4().hex
-    with running_server(store_url, workers=2) as server, httpx.Client(base_url=server.url, timeout=30) as http:
+    with running_server(store_url, workers=2, timeout=240) as server, httpx.Client(base_url=server.url, timeout=30) as http:
         closes_at = time.time() + 4
         r = http.post("/v1/pools", headers=staff, json={
             "id": pool_id, "name": "two", "kind": "event", "capacity": 10, "per_actor_limit": 2, "hold_ttl_s": 60,

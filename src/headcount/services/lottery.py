@@ -41,6 +41,11 @@ LEAD_NAME = "lottery"
 #: reasons that depend on who came before: a registration is not refused for them (the draw
 #: judges networks, devices and number blocks over the whole registration set instead)
 ORDER_REASONS = frozenset({"velocity_network", "velocity_phone_block", "pool_flooded"})
+#: reasons of one field that a mistyped value gives (gmial.com is on disposable lists, a digit
+#: missing makes a number impossible): when they alone refuse, the answer is 422 naming the field,
+#: so a person can correct it; the corrected request is judged afresh
+FIXABLE = {"email": frozenset({"email_disposable", "email_invalid"}),
+           "phone": frozenset({"phone_invalid", "phone_impossible", "phone_unparsable"})}
 MAX_CONFIRM_WITHIN_S = 30 * 86400
 
 
@@ -172,6 +177,12 @@ class LotteryService:
         band = self.policy.band(score)
         risk = {"score": round(score, 4), "reasons": static}
         if band.deny or band.challenge:
+            for name, fixable in FIXABLE.items():  # refused only for what may be a typo: say which field
+                hit = [r for r in static if r in fixable]
+                rest = self.policy.band(self.policy.score_of(self.policy.weight([r for r in static if r not in fixable])))
+                if hit and not (rest.deny or rest.challenge):
+                    return Answer("invalid", {"pool_id": pool_id, "risk": risk, "field": f"actor.{name}",
+                                              "reasons": hit})
             return Answer("denied", {"pool_id": pool_id, "risk": risk, "reasons": [*static, "denied"]})
         pool = self.store.get_pool(pool_id, now)
         if pool is None:

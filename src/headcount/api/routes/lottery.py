@@ -28,7 +28,8 @@ IDEM_HEADER = Header(None, alias="Idempotency-Key", max_length=255,
                      description="Repeat a request safely: one registration per person in any case.")
 
 STATUS = {"created": 201, "existing": 200, "ok": 200, "closed": 409, "not_found": 404, "denied": 403,
-          "challenge": 428, "actor_limit": 429, "not_lottery": 409}
+          "challenge": 428, "actor_limit": 429, "not_lottery": 409,
+          "invalid": 422}
 DETAIL = {
     "closed": "registration for this pool is closed",
     "not_found": "no such pool",
@@ -36,6 +37,7 @@ DETAIL = {
     "challenge": "pass the challenge, then repeat the request with its challenge_token",
     "actor_limit": "more than this person may ask for in this pool",
     "not_lottery": "this pool is not allocated by lottery",
+    "invalid": "refused as given: check this field (a typo?) and send the registration again",
 }
 
 
@@ -72,7 +74,7 @@ def answer_response(answer: Answer) -> Response:
         return json_response(body, status)
     reasons = [str(r) for r in body.pop("reasons", [])]
     field = body.pop("field", None)
-    code = answer.status.replace("_", "-")
+    code = "invalid-field" if answer.status == "invalid" else answer.status.replace("_", "-")
     if answer.status == "denied":
         reasons = [*reasons] or ["denied"]
     return problem_response(status, code, DETAIL.get(answer.status, answer.status), reasons=reasons, field=field,
