@@ -31,6 +31,7 @@ from headcount.allocation.vetting import vet
 from headcount.estimate import BandCounts, Bands, count_registrations
 from headcount.policy import Policy
 from headcount.services.holds import Ledger
+from headcount.signals import analyze_phone
 from headcount.store.base import Store
 from headcount.store.lottery import AllocationRecord, RegistrationRecord, Win, new_registration_id
 from headcount.types import ActorInfo, Decision, IdempotencyKey, Outcome, PoolSpec, Result
@@ -166,6 +167,11 @@ class LotteryService:
         device = next((k for k in keys if k.startswith("dev:")), None)
         if device:
             facts["device"] = device
+        key = getattr(guard, "_key", None)
+        if actor.phone and key is not None:
+            parsed = analyze_phone(actor.phone, getattr(guard, "default_region", "DE"))
+            if parsed.valid and parsed.e164:
+                facts["phone_run"] = key("run", parsed.e164[:-1])  # ten consecutive numbers
         return keys, facts
 
     def _judge(self, pool_id: str, quantity: int, actor: ActorInfo, decision: Decision, owner: str | None,
@@ -194,7 +200,7 @@ class LotteryService:
         keys, facts = self._identity_facts(actor)
         return RegistrationRecord(new_registration_id(), pool_id, decision.actor_key, quantity, round(score, 4),
                                   tuple(static), tuple(keys), facts.get("network"), facts.get("device"), owner, now,
-                                  phone_block=facts.get("phone_block"))
+                                  phone_block=facts.get("phone_block"), phone_run=facts.get("phone_run"))
 
     def _stored(self, what: str, reg: RegistrationRecord | None, pool_id: str, now: float) -> Answer:
         if what == "closed":

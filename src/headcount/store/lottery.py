@@ -31,7 +31,7 @@ _ALLOC_COLUMNS = ("pool_id, mode, closes_at, confirm_within_s, overbook_risk, ca
                   " created_at, closed, drawn_at, draw")
 _REG_COLUMNS = ("r.token, r.pool_id, r.actor_key, r.quantity, r.risk_score, r.risk_reasons, r.identities,"
                 " r.network, r.device, r.owner, r.created_at, r.status, r.position, r.hold_token, r.note,"
-                " h.status, h.expires_at, r.phone_block")
+                " h.status, h.expires_at, r.phone_block, r.phone_run")
 _CHUNK = 500
 
 
@@ -71,6 +71,7 @@ class RegistrationRecord:
     hold_status: str | None = None  # the win's hold as it stands (held, confirmed, released, expired)
     hold_expires_at: float | None = None
     phone_block: str | None = None
+    phone_run: str | None = None
 
 
 @dataclass(frozen=True)
@@ -184,10 +185,10 @@ class LotterySql:
                 return "existing", "r_" + known[0]
             conn.execute(
                 "INSERT INTO registrations (token, pool_id, actor_key, quantity, risk_score, risk_reasons,"
-                f" identities, network, device, owner, created_at, phone_block) VALUES ({self._marks(12)})",
+                f" identities, network, device, owner, created_at, phone_block, phone_run) VALUES ({self._marks(13)})",
                 (_token(r.id), r.pool_id, r.actor_key, r.quantity, r.risk_score,
                  orjson.dumps(list(r.risk_reasons)).decode(), orjson.dumps(list(r.identities)).decode(),
-                 r.network, r.device, r.owner, now, r.phone_block))
+                 r.network, r.device, r.owner, now, r.phone_block, r.phone_run))
             return "created", r.id
 
         what, rid = self._write(op)
@@ -203,7 +204,7 @@ class LotterySql:
             "r_" + row[0], row[1], row[2], int(row[3]), float(row[4]), tuple(_loads(row[5]) or ()),
             tuple(_loads(row[6]) or ()), row[7], row[8], row[9], float(row[10]), row[11],
             None if row[12] is None else int(row[12]), None if row[13] is None else format_hold_id(row[13]),
-            row[14], row[15], None if row[16] is None else float(row[16]), row[17])
+            row[14], row[15], None if row[16] is None else float(row[16]), row[17], row[18])
 
     def get_registration(self, registration_id: str) -> RegistrationRecord | None:
         if not isinstance(registration_id, str) or not registration_id.startswith("r_") or len(registration_id) > 64:
