@@ -12,7 +12,7 @@ full information instead of in arrival order:
   block of consecutive numbers (E.164 without its last three digits), counted over the
   whole set, so the first of a farm's identities is judged as the last (a family on one
   tablet stays under it, and is one person anyway); two persons or more with different
-  numbers among ten consecutive ones (`consecutive_numbers`: SIMs bought in small batches;
+  numbers at most five apart (`consecutive_numbers`: SIMs bought in small batches;
   a family sharing a number is one person); a network alone is not enough: carrier NAT puts hundreds of
   real people behind one address);
 - **risk**: the registration's score, read through the policy's bands: the deny band
@@ -91,7 +91,8 @@ def vet(regs: Sequence[RegistrationRecord], persons: dict[str, str], flagged: Co
     grouped = detect_groups(kept, person) if detect else set()
     shared: dict[tuple[str, str], set[str]] = {}
     for r in kept:
-        for kind, key in (("device", r.device), ("phone_block", r.phone_block), ("phone_run", r.phone_run)):
+        for kind, key in (("device", r.device), ("phone_block", r.phone_block),
+                          *(("phone_run", k) for k in (r.phone_run or "").split())):
             if key:
                 shared.setdefault((kind, key), set()).add(person[r.id])
     crowded = {(kind, key) for (kind, key), persons_on in shared.items()
@@ -107,7 +108,7 @@ def vet(regs: Sequence[RegistrationRecord], persons: dict[str, str], flagged: Co
             entries.append(Entry(r.id, r.quantity, 0.0, "shared_device"))
         elif ("phone_block", r.phone_block) in crowded:
             entries.append(Entry(r.id, r.quantity, 0.0, "shared_number_block"))
-        elif ("phone_run", r.phone_run) in crowded:
+        elif any(("phone_run", k) in crowded for k in (r.phone_run or "").split()):
             entries.append(Entry(r.id, r.quantity, 0.0, "consecutive_numbers"))
         else:
             band = policy.band(r.risk_score)

@@ -170,8 +170,10 @@ class LotteryService:
         key = getattr(guard, "_key", None)
         if actor.phone and key is not None:
             parsed = analyze_phone(actor.phone, getattr(guard, "default_region", "DE"))
-            if parsed.valid and parsed.e164:
-                facts["phone_run"] = key("run", parsed.e164[:-1])  # ten consecutive numbers
+            if parsed.valid and parsed.e164 and parsed.e164[1:].isdigit():
+                # two overlapping windows of ten numbers: any two numbers at most 5 apart share one
+                n = int(parsed.e164[1:])
+                facts["phone_run"] = " ".join(key("run", f"{w}:{(n + w) // 10}") for w in (0, 5))
         return keys, facts
 
     def _judge(self, pool_id: str, quantity: int, actor: ActorInfo, decision: Decision, owner: str | None,

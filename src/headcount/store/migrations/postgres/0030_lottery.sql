@@ -29,7 +29,7 @@ CREATE TABLE registrations (
     network       TEXT,                   -- keyed hash of the network (/24, /64), for the draw's detection
     device        TEXT,
     phone_block   TEXT,                   -- keyed hash of the number's block (E.164 without its last 3 digits)
-    phone_run     TEXT,                   -- keyed hash of the number without its last digit (ten numbers)
+    phone_run     TEXT,                   -- two keyed windows of ten numbers (numbers at most 5 apart share one)
     owner         TEXT,                   -- the client that registered (its win's hold belongs to it)
     created_at    float8 NOT NULL,
     status        TEXT NOT NULL DEFAULT 'registered'
