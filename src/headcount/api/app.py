@@ -29,6 +29,7 @@ from headcount.api.routes import (
     dashboard,
     holds,
     keys,
+    lottery,
     pools,
     privacy,
     verifications,
@@ -41,6 +42,7 @@ from headcount.services.background import detector as _detector
 from headcount.services.background import sweeper as _sweeper
 from headcount.services.decisions import DecisionLog, flusher
 from headcount.services.detection import Leadership
+from headcount.services.lottery import lottery_loop
 from headcount.services.views import Views
 from headcount.settings import Settings
 from headcount.store.base import Store
@@ -92,6 +94,8 @@ def create_app(
         if detect_interval:
             tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
         tasks.append(asyncio.create_task(flusher(decision_log)))
+        if sweep_interval:  # lottery draws at closes_at and the waitlist's pass-down, in one process
+            tasks.append(asyncio.create_task(lottery_loop(lottery.lottery_of_app(app), sweep_interval)))
         try:
             yield
         finally:
@@ -137,6 +141,7 @@ def create_app(
     app.include_router(blocks.router)
     app.include_router(dashboard.router)
     app.include_router(keys.router)
+    app.include_router(lottery.router)
     mount_dashboard(app)
     # added innermost first: SecurityHeaders > ClientAddress > Admission > AuthFirst > routes
     app.add_middleware(AuthFirst, authenticate=verifier.authenticate, max_body_bytes=settings.max_body_bytes,

@@ -32,6 +32,16 @@ class LightIn(Strict):
         return self
 
 
+class AllocationIn(Strict):
+    """How a pool is allocated: first come, first served (holds), or a lottery after `closes_at`."""
+
+    mode: Literal["first_come", "lottery"] = "first_come"
+    closes_at: Annotated[str, StringConstraints(min_length=1, max_length=64)] | int | float | None = Field(
+        None, description="ISO 8601 time (or Unix seconds) when registration closes and the draw runs (lottery)")
+    confirm_within_s: int = Field(3600, ge=1, le=30 * 86400, description="seconds a winner has to confirm")
+    overbook_risk: float = Field(0.05, ge=0, le=0.5, description="accepted chance that more come than fit")
+
+
 class PoolIn(Strict):
     id: PoolId
     name: ShortText
@@ -40,6 +50,7 @@ class PoolIn(Strict):
     per_actor_limit: int = Field(ge=1, le=MAX_QUANTITY)
     hold_ttl_s: int = Field(ge=1, le=7 * 24 * 3600)
     light: LightIn | None = None
+    allocation: AllocationIn | None = None
 
 
 class ActorIn(Strict):
@@ -63,6 +74,12 @@ CHALLENGE_TOKEN_DOC = "the token from passing the challenge this request was ans
 
 
 class HoldIn(Strict):
+    quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
+    actor: ActorIn
+    challenge_token: ChallengeToken | None = Field(None, description=CHALLENGE_TOKEN_DOC)
+
+
+class RegistrationIn(Strict):
     quantity: int = Field(1, ge=1, le=MAX_QUANTITY)
     actor: ActorIn
     challenge_token: ChallengeToken | None = Field(None, description=CHALLENGE_TOKEN_DOC)

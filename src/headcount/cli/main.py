@@ -22,6 +22,7 @@ COMMANDS: dict[str, str] = {
     "simulate": "headcount.cli.simulate:simulate",
     "detect": "headcount.cli.detect:detect",
     "report": "headcount.cli.report:report",
+    "lottery": "headcount.cli.lottery:lottery",
 }
 
 

@@ -22,8 +22,8 @@ from headcount.store.base import (
     StoreHealth,
 )
 from headcount.store.blocks import Dismissal, StoredBlock
-from headcount.store.decisions import DecisionCount, SeatRow
 from headcount.store.graph import Guard, KeyView, Verification
+from headcount.store.lottery import AllocationRecord, PassDown, RegistrationRecord, Win
 from headcount.store.turnout import TurnoutRow
 from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
 
@@ -324,26 +324,47 @@ class Meta(Protocol):
 @runtime_checkable
 class Decisions(Protocol):
     """The decisions log (see `store.decisions`): guard decisions counted per pool and minute."""
+class Lottery(Protocol):
+    """Lottery pools: their allocation, registrations, the draw's writes (once) and the pass-down."""
 
-    def add_decisions(self, counts: Sequence[DecisionCount]) -> None:
-        """Add these counts to the stored ones (every server process adds its own)."""
+    def create_allocation(self, a: AllocationRecord) -> AllocationRecord: ...
+
+    def get_allocation(self, pool_id: str) -> AllocationRecord | None: ...
+
+    def due_allocations(self, now: float) -> list[str]: ...
+
+    def drawn_allocations(self) -> list[str]: ...
+
+    def close_allocation(self, pool_id: str) -> None:
+        """No more registrations; returns once every registration that got in has committed."""
         ...
 
-    def decision_counts(self, since: float, pool_ids: Sequence[str] | None = None) -> list[DecisionCount]:
-        """The counts of every bucket from `since` on (of these pools, or all)."""
+    def register(self, r: RegistrationRecord, now: float) -> tuple[str, RegistrationRecord | None]:
+        """("created" | "existing", it) or ("closed" | "no_lottery", None); one per person and pool."""
         ...
 
-    def seat_timeline(self, edges: Sequence[float], bucket_s: int, since: float, now: float,
-                      pool_ids: Sequence[str] | None = None) -> list[SeatRow]:
-        """Seats of holds placed per pool, bucket and band (index into `edges`), live or lapsed."""
+    def get_registration(self, registration_id: str) -> RegistrationRecord | None: ...
+
+    def registrations(self, pool_id: str) -> list[RegistrationRecord]: ...
+
+    def registration_counts(self, pool_id: str) -> dict[str, tuple[int, int]]: ...
+
+    def persons_of(self, identities: Sequence[str]) -> dict[str, str]: ...
+
+    def save_draw(self, pool_id: str, draw: dict[str, object],
+                  statuses: dict[str, tuple[str, int | None, str | None]], wins: Sequence[Win], now: float,
+                  ttl_s: float) -> bool:
+        """Write the draw once (True); False when a draw is there already (nothing written)."""
         ...
+
+    def pass_down(self, pool_id: str, now: float, ttl_s: float) -> PassDown: ...
 
 
 @runtime_checkable
 class Store(Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts, Audit,
-            ApiKeys, Blocks, Turnout, LeaderLock, Meta, IdentityGraph, Decisions, Protocol):
+            ApiKeys, Blocks, Turnout, LeaderLock, Meta, Lottery, Protocol):
     """Persistence for pools, holds, API keys and the action log: every port at once."""
 
 
 PORTS: tuple[type, ...] = (Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts,
-                           Audit, ApiKeys, Blocks, Turnout, LeaderLock, Meta, IdentityGraph, Decisions)
+                           Audit, ApiKeys, Blocks, Turnout, LeaderLock, Meta, IdentityGraph, Decisions, Lottery)

@@ -193,6 +193,10 @@ class PostgresStore(DecisionsSql, SqlStore):
             conn.execute("LOCK TABLE blocks IN EXCLUSIVE MODE")
         elif what == "action":
             conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 2))", (key,))
+        elif what == "lottery":  # a lottery pool's close, draw and pass-down
+            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 3))", (key,))
+        elif what == "lottery_shared":  # its registrations (many at once, none during the close)
+            conn.execute("SELECT pg_advisory_xact_lock_shared(hashtextextended(%s, 3))", (key,))
 
     def _many(self, conn: psycopg.Connection[Any], sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:

@@ -43,6 +43,7 @@ from headcount.store.blocks import (
     replace_sql,
 )
 from headcount.store.graph import GraphStore
+from headcount.store.lottery import LotterySql
 from headcount.store.turnout import TurnoutRow, turnout_params, turnout_rows, turnout_sql
 from headcount.types import Hold, LightThresholds, Pool
 
@@ -158,7 +159,7 @@ def find_hold(rows: Sequence[Sequence[Any]], hold_id: str, owner: str | None) ->
     return None
 
 
-class SqlStore(GraphStore):
+class SqlStore(GraphStore, LotterySql):
     """The methods both backends implement alike, over the hooks below."""
 
     sql: Statements

@@ -40,6 +40,10 @@ def create_pool(body: PoolIn, request: Request, ledger: LedgerDep, principal: Pr
     require(principal, Role.STAFF)
     light = LightThresholds(body.light.yellow_at, body.light.red_at) if body.light else LightThresholds()
     spec = PoolSpec(body.id, body.name, body.kind, body.capacity, body.per_actor_limit, body.hold_ttl_s, light)
+    if body.allocation is not None and body.allocation.mode == "lottery":
+        from headcount.api.routes.lottery import create_lottery_pool
+
+        return create_lottery_pool(request, spec, body, principal)
     return outcome_response(ledger.create_pool(spec, idempotency_key(request, principal, body)))
 
 
