@@ -217,5 +217,6 @@ def test_a_mistyped_field_is_422_naming_it_and_the_corrected_one_registers(servi
     local = actor["email"].split("@")[0]
     r = service.register(pool_id, {**actor, "email": f"{local}@gmial.com"})
     assert r.status_code == 422, r.text
-    assert r.json()["field"] == "actor.email" and r.json()["reasons"] == ["email_disposable"]
+    assert r.json()["field"] == "actor.email" and r.json()["reasons"] == ["email_typo"]
+    assert r.json()["suggestion"] == f"{local}@gmail.com"
     assert service.register(pool_id, {**actor, "email": f"{local}@gmail.com"}).status_code == 201

@@ -32,6 +32,7 @@ from headcount.estimate import BandCounts, Bands, count_registrations
 from headcount.policy import Policy
 from headcount.services.holds import Ledger
 from headcount.signals import analyze_phone
+from headcount.signals.typos import Typo
 from headcount.store.base import Store
 from headcount.store.lottery import AllocationRecord, RegistrationRecord, Win, new_registration_id
 from headcount.types import ActorInfo, Decision, IdempotencyKey, Outcome, PoolSpec, Result
@@ -159,8 +160,8 @@ class LotteryService:
         guard = self.ledger.guard
         analyze = getattr(guard, "_analyze", None)
         if analyze is not None:
-            keys, _, rate_keys = analyze(actor)
-            facts = dict(rate_keys)
+            analysis = analyze(actor)
+            keys, facts = list(analysis.keys), dict(analysis.rate_keys)
         else:
             ident = getattr(guard, "identities", None)
             keys, facts = (list(ident(actor)) if ident else []), {}
@@ -180,6 +181,12 @@ class LotteryService:
                now: float) -> Answer | RegistrationRecord:
         """The guard's decision, read as a registration: signals that depend on arrival order
         (velocity, flood mode) are left to the draw, which judges them over the whole set."""
+        typo = decision.extra.get("typo")
+        if isinstance(typo, Typo):  # a likely typo: the person is asked to correct the field
+            asked: dict[str, object] = {"pool_id": pool_id, "field": typo.field, "reasons": [typo.reason]}
+            if typo.suggestion:
+                asked["suggestion"] = typo.suggestion
+            return Answer("invalid", asked)
         static = [r for r in decision.reasons if r not in ORDER_REASONS]
         score = self.policy.score_of(self.policy.weight(static))
         band = self.policy.band(score)
