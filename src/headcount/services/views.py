@@ -52,6 +52,14 @@ REASON_WORDS = {
     "velocity_phone_block": "too many from one block of phone numbers",
     "pool_flooded": "the pool is being flooded", "coordinated_group": "member of a coordinated group",
     "challenge": "asked to pass a challenge", "challenge_passed": "passed a challenge",
+    "identity_fanout_device": "one device behind many mailboxes or numbers",
+    "identity_fanout_aliases": "many spellings of one mailbox",
+    "identity_fanout_mailbox": "one mailbox used from many devices",
+    "identity_fanout_number": "one phone number behind many devices or mailboxes",
+    "identity_fanout_block": "many numbers from one block of a thousand",
+    "abandoned_holds": "earlier holds left to lapse", "abandoned_repeatedly": "holds left to lapse again and again",
+    "claims_verified": "someone else's verified e-mail or number", "trusted": "trusted (confirmed before)",
+    "email_typo": "mistyped e-mail domain (asked to correct)", "phone_typo": "mistyped phone number (asked to correct)",
 }
 
 OUTCOME_WORDS = {"allowed": "allowed", "shortened": "short hold", "challenged": "challenged", "denied": "refused"}
