@@ -22,6 +22,7 @@ from headcount.store.base import (
     StoreHealth,
 )
 from headcount.store.blocks import Dismissal, StoredBlock
+from headcount.store.decisions import DecisionCount, SeatRow
 from headcount.store.graph import Guard, KeyView, Verification
 from headcount.store.lottery import AllocationRecord, PassDown, RegistrationRecord, Win
 from headcount.store.turnout import TurnoutRow
@@ -324,6 +325,22 @@ class Meta(Protocol):
 @runtime_checkable
 class Decisions(Protocol):
     """The decisions log (see `store.decisions`): guard decisions counted per pool and minute."""
+
+    def add_decisions(self, counts: Sequence[DecisionCount]) -> None:
+        """Add these counts to the stored ones (every server process adds its own)."""
+        ...
+
+    def decision_counts(self, since: float, pool_ids: Sequence[str] | None = None) -> list[DecisionCount]:
+        """The counts of every bucket from `since` on (of these pools, or all)."""
+        ...
+
+    def seat_timeline(self, edges: Sequence[float], bucket_s: int, since: float, now: float,
+                      pool_ids: Sequence[str] | None = None) -> list[SeatRow]:
+        """Seats of holds placed per pool, bucket and band (index into `edges`), live or lapsed."""
+        ...
+
+
+@runtime_checkable
 class Lottery(Protocol):
     """Lottery pools: their allocation, registrations, the draw's writes (once) and the pass-down."""
 
@@ -362,7 +379,7 @@ class Lottery(Protocol):
 
 @runtime_checkable
 class Store(Lifecycle, Pools, Holds, ActionLog, Velocity, Identities, Challenges, Contacts, Audit,
-            ApiKeys, Blocks, Turnout, LeaderLock, Meta, Lottery, Protocol):
+            ApiKeys, Blocks, Turnout, LeaderLock, Meta, IdentityGraph, Decisions, Lottery, Protocol):
     """Persistence for pools, holds, API keys and the action log: every port at once."""
 
 
