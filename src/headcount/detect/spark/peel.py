@@ -89,9 +89,7 @@ class SparkDCube:
             for name, values in zip(self.modes, result.values):
                 frame = _codes(alive.sparkSession, name, values)
                 inside = inside.join(F.broadcast(frame) if values.size <= 2_000_000 else frame, name, "left_semi")
-            rest = alive.join(inside.select(*self.modes), self.modes, "left_anti")
-            rest = rest.persist(StorageLevel.MEMORY_AND_DISK)
-            rest.count()
+            rest = alive.join(inside.select(*self.modes), self.modes, "left_anti").localCheckpoint(eager=True)
             alive.unpersist()
             alive = rest
         alive.unpersist()
@@ -166,7 +164,7 @@ class SparkDCube:
             counts[pick] -= b_codes.size
             frame = _codes(alive.sparkSession, name, b_codes)
             nxt = alive.join(F.broadcast(frame) if b_codes.size <= 2_000_000 else frame, name, "left_anti")
-            nxt = nxt.persist(StorageLevel.MEMORY_AND_DISK)
+            nxt = nxt.localCheckpoint(eager=True)
             old_tables = tables
             tables, masses, hist = self._histograms(nxt)
             dead: list[np.ndarray] = []
@@ -272,18 +270,15 @@ class SparkGreedy:
 
     def core(self, edges: Any, tau: float) -> Any:
         """The weighted tau-core: drop every node of weighted degree < tau until none is left."""
-        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         current, n = edges, None
         for _ in range(self.max_rounds):
             da = current.groupBy(self.a).agg(F.sum("w").alias("_d")).filter(F.col("_d") >= tau).select(self.a)
             db = current.groupBy(self.b).agg(F.sum("w").alias("_d")).filter(F.col("_d") >= tau).select(self.b)
-            nxt = current.join(da, self.a, "left_semi").join(db, self.b, "left_semi")
-            nxt = nxt.persist(StorageLevel.MEMORY_AND_DISK)
+            # a checkpoint each round: the plan would otherwise hold every earlier round three times
+            nxt = current.join(da, self.a, "left_semi").join(db, self.b, "left_semi").localCheckpoint(eager=True)
             m = nxt.count()
-            if current is not edges:
-                current.unpersist()
             current = nxt
             if m == n:
                 break
@@ -329,8 +324,7 @@ class SparkGreedy:
                 _codes(remaining.sparkSession, self.b, result.values[1])
             inside = remaining.join(F.broadcast(sa), self.a, "left_semi").join(F.broadcast(sb), self.b, "left_semi")
             rest = remaining.join(inside.select(self.a, self.b), [self.a, self.b], "left_anti") \
-                .persist(StorageLevel.MEMORY_AND_DISK)
-            rest.count()
+                .localCheckpoint(eager=True)
             remaining.unpersist()
             remaining = rest
         remaining.unpersist()

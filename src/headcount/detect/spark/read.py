@@ -101,7 +101,10 @@ def read_raw(spark: Any, path: str, fmt: str | None = None) -> Any:
     kind = _fmt(path, fmt)
     with spark_errors(path):
         if kind == "parquet":
-            df = spark.read.parquet(path)
+            reader = spark.read
+            if not path.rstrip("/").lower().endswith((".parquet", ".pq")):
+                reader = reader.option("pathGlobFilter", "*.parquet")  # a directory's parts, not its notes
+            df = reader.parquet(path)
         else:
             df = (spark.read.option("header", True).option("mode", "PERMISSIVE")
                   .option("inferSchema", False).option("encoding", "UTF-8").csv(path))

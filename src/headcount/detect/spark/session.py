@@ -131,9 +131,10 @@ def one_line(exc: BaseException) -> str:
     message = message or type(exc).__name__
     for line in message.strip().splitlines():
         line = line.strip()
-        if not line or line.startswith(("at ", "JVM stacktrace", "Traceback")):
+        if not line or line.startswith(("at ", "JVM stacktrace", "Traceback", "An error occurred while calling")):
             continue
-        line = re.sub(r"^(org\.apache\.spark\.\S+|java\.\S+|py4j\.\S+):\s*", "", line)
+        line = re.sub(r"^:?\s*((org\.apache\.\S+|java\.\S+|py4j\.\S+|scala\.\S+):\s*)+", "", line)
+        line = re.sub(r"\s*SQLSTATE: \w+\.?$", "", line)
         line = _NOISE.sub("", line)
         return line[:300]
     return type(exc).__name__
