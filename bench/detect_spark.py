@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).parent))
-from spark_log import single_file, truth, write_parts  # noqa: E402
+from spark_log import single_file, truth, write_parts
 
 
 def _tree(pid: int) -> list[int]:

@@ -22,12 +22,12 @@ pytest.importorskip("pyspark")
 if shutil.which("java") is None:
     pytest.skip("the Spark engine needs Java 17", allow_module_level=True)
 
-from click.testing import CliRunner  # noqa: E402
+from click.testing import CliRunner
 
-from headcount.cli.main import main  # noqa: E402
-from headcount.detect import ActionLog, Background, DenseTensor, Fraudar, LogError  # noqa: E402
-from headcount.detect.detection import detect_all  # noqa: E402
-from headcount.simulate.injection import inject, write_log  # noqa: E402
+from headcount.cli.main import main
+from headcount.detect import ActionLog, Background, DenseTensor, Fraudar, LogError
+from headcount.detect.detection import detect_all
+from headcount.simulate.injection import inject, write_log
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
@@ -125,9 +125,8 @@ def test_null_suite_reports_no_block(spark, tmp_path: Path, kind: str) -> None:
 
 
 def test_follow_rings_and_churn_match(spark, tmp_path: Path) -> None:
-    from tests.detect.test_detectors import _follow_log
-
     from headcount.detect.spark import detect_path
+    from tests.detect.test_detectors import _follow_log
 
     (actor, target, ts, verb), ring = _follow_log()
     path = tmp_path / "follows.parquet"

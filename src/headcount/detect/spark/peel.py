@@ -112,7 +112,6 @@ class SparkDCube:
 
     def _peel(self, cells0: Any) -> PeelResult:
         """One block by D-Cube rounds on Spark, the tail on the driver; the best state's values."""
-        from pyspark import StorageLevel
         from pyspark.sql import functions as F
 
         n_modes = len(self.modes)

@@ -150,9 +150,9 @@ def spark_errors(source: str) -> Iterator[None]:
     except SparkUnavailable:
         raise
     except Exception as exc:
-        from py4j.protocol import Py4JError
         from pyspark.errors import PySparkException
 
-        if isinstance(exc, (PySparkException, Py4JError)):
+        # Py4J's errors (a failed job) by module: py4j is PySpark's dependency, not ours
+        if isinstance(exc, PySparkException) or type(exc).__module__.startswith("py4j"):
             raise LogError(f"{source}: {one_line(exc)}") from None
         raise
