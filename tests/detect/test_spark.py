@@ -60,7 +60,7 @@ def _encoded(spark, tmp_path: Path, inj):
     from headcount.detect.spark.read import encode
 
     path = write_log(tmp_path / "log.parquet", inj.table())
-    return SparkBackground(encode(spark, str(path)))
+    return SparkBackground(encode(spark, str(path), scratch=str(tmp_path / "scratch")))
 
 
 def test_spark_rounds_give_the_local_peels(spark, tmp_path: Path) -> None:
