@@ -53,7 +53,8 @@ def run(cmd: list[str], log: Path) -> dict[str, object]:
     """Run a command; wall seconds and the peak RSS of its Python and Java processes."""
     began = time.perf_counter()
     with log.open("w") as err:
-        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=err,
+                                env={**os.environ, "HEADCOUNT_PROGRESS_LINES": "1"})
         peak = {"python": 0, "java": 0}
         while proc.poll() is None:
             now = {"python": 0, "java": 0}

@@ -1,5 +1,6 @@
 """`headcount detect --engine spark`: the run with a progress display on stderr.
 
+With no terminal and HEADCOUNT_PROGRESS_LINES set, each stage is one timed line instead.
 The bar counts the engine's stages (encoding, background, each detector and scale,
 refinement, judging); the line under it follows Spark itself: the active stage
 and its finished/total tasks, polled from Spark's status tracker.
@@ -7,7 +8,9 @@ and its finished/total tasks, polled from Spark's status tracker.
 
 from __future__ import annotations
 
+import os
 import threading
+import time
 from typing import Any
 
 import click
@@ -55,10 +58,16 @@ def run_spark(path: str, err: Any, *, master: str | None, conf: dict[str, str], 
 
         def encoded(enc: Any, stages: int) -> None:
             events[0] = enc.n_events
+            step(f"encoded: {enc.n_events:,} events, {enc.n_actors:,} actors, {enc.n_targets:,} targets")
             bar.update(task, total=stages, completed=1, description=f"{enc.n_events:,} events")
+
+        began = time.perf_counter()
+        lines = not err.is_terminal and bool(os.environ.get("HEADCOUNT_PROGRESS_LINES"))
 
         def step(stage: str) -> None:  # "name: detail" lines inform, the others finish a stage
             bar.update(task, advance=0 if ":" in stage else 1, description=stage)
+            if lines:  # no terminal (a batch job, the bench): one timed line per stage
+                err.print(f"[{time.perf_counter() - began:7.1f} s] {stage}", highlight=False)
 
         watcher = threading.Thread(target=poll, daemon=True)
         if err.is_terminal:
