@@ -28,8 +28,18 @@ def _widths(value: str | None) -> tuple[int, ...] | None:
     return tuple(out)
 
 
+def _confs(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not k=v, e.g. spark.executor.memory=4g", param_hint="--conf")
+        out[key.strip()] = value.strip()
+    return out
+
+
 @click.command()
-@click.argument("log_path", metavar="LOG", type=click.Path(dir_okay=False))
+@click.argument("log_path", metavar="LOG")
 @click.option("--out", type=click.Path(dir_okay=False), help="write the JSON here instead of stdout")
 @click.option("--top", default=10, show_default=True, type=click.IntRange(1, 10_000), help="blocks at most")
 @click.option("--min-score", default=None, type=float,
@@ -40,8 +50,14 @@ def _widths(value: str | None) -> tuple[int, ...] | None:
               help="which detectors the ensemble runs")
 @click.option("--max-events", default=200_000_000, show_default=True, type=click.IntRange(1),
               help="refuse logs with more events than this")
+@click.option("--engine", type=click.Choice(["local", "spark"]), default="local", show_default=True,
+              help="local: this process; spark: Apache Spark (the spark extra), for logs beyond one machine")
+@click.option("--master", default=None, metavar="URL",
+              help="with --engine spark: local[N], spark://host:7077, yarn, ... (default local[*])")
+@click.option("--conf", "confs", multiple=True, metavar="K=V",
+              help="with --engine spark: a Spark setting, e.g. spark.driver.memory=8g (repeatable)")
 def detect(log_path: str, out: str | None, top: int, min_score: float | None, buckets: str | None,
-           detectors: str, max_events: int) -> None:
+           detectors: str, max_events: int, engine: str, master: str | None, confs: tuple[str, ...]) -> None:
     """Find coordinated groups in LOG (CSV or Parquet with actor,target,ts and any further
     categorical columns such as ip or device; ts in ISO 8601 or Unix seconds).
 
@@ -62,6 +78,16 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
                                  f"choose from {', '.join(known)}", param_hint="--detectors")
     widths = _widths(buckets)
     err = Console(stderr=True)
+    if engine == "spark":
+        from headcount.detect.spark.progress import run_spark
+
+        payload, n_blocks, n_events = run_spark(log_path, err, top=top, detectors=chosen, bucket_widths=widths,
+                                                min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
+                                                master=master, conf=_confs(confs), max_events=max_events)
+        _write(payload, out, err, n_blocks, n_events)
+        return
+    if master or confs:
+        raise click.BadParameter("only with --engine spark", param_hint="--master/--conf")
     try:
         with err.status("reading the log"):
             log = read_log(log_path, max_events=max_events)
@@ -84,10 +110,14 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
     payload: dict[str, object] = {"blocks": [b.to_dict() for b in blocks]}
     if churners:  # follow-then-unfollow ("#massfollowing"), when the log has a verb column
         payload["churn"] = [c.to_dict() for c in churners[:top]]
+    _write(payload, out, err, len(blocks), len(log))
+
+
+def _write(payload: dict[str, object], out: str | None, err: object, n_blocks: int, n_events: int) -> None:
     text = json.dumps(payload, indent=2, ensure_ascii=False)
     if out:
         with open(out, "w") as f:
             f.write(text + "\n")
-        err.print(f"{len(blocks)} block(s) from {len(log):,} events written to {out}")
+        err.print(f"{n_blocks} block(s) from {n_events:,} events written to {out}")  # type: ignore[attr-defined]
     else:
         sys.stdout.write(text + "\n")

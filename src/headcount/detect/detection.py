@@ -45,8 +45,18 @@ def _judge_ring(ctx: Context, log: ActionLog, ring: Block) -> Block:
 
 def detect_all(log: ActionLog, top: int = 10, min_score: float = DEFAULT_MIN_SCORE,
                bucket_widths: tuple[int, ...] | None = None, detectors: tuple[str, ...] = DETECTORS,
-               progress: Progress | None = None) -> Detection:
-    """Every finding in the log that chance and crowds do not explain."""
+               progress: Progress | None = None, engine: str = "local") -> Detection:
+    """Every finding in the log that chance and crowds do not explain.
+
+    `engine="spark"` runs the same detection with Apache Spark (`headcount.detect.spark`,
+    the `spark` extra); for logs on disk, `detect.spark.detect_path` reads them there."""
+    if engine == "spark":
+        from headcount.detect.spark import detect_log
+
+        return detect_log(log, top=top, min_score=min_score, bucket_widths=bucket_widths,
+                          detectors=detectors, progress=progress)
+    if engine != "local":
+        raise ValueError(f"engine: 'local' or 'spark', not {engine!r}")
     began = time.perf_counter()
     if len(log) == 0:
         return Detection([])
