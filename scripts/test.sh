@@ -10,12 +10,13 @@ need=()
 ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || need+=(postgresql)
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 command -v wrk >/dev/null 2>&1 || need+=(wrk)
+command -v java >/dev/null 2>&1 || need+=(openjdk-17-jre-headless)   # the Spark engine's tests
 if [ ${#need[@]} -gt 0 ]; then
   SUDO=""; [ "$(id -u)" = 0 ] || SUDO=sudo
   $SUDO apt-get update -qq
   $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi
-source scripts/venv.sh test,bench   # a virtualenv of its own (./.venv, or $HEADCOUNT_VENV)
+source scripts/venv.sh test,bench,spark   # a virtualenv of its own (./.venv, or $HEADCOUNT_VENV)
 PG_PORT=${HEADCOUNT_TEST_PG_PORT:-54329}
 if ! [ -f "/tmp/headcount-test-pg-$PG_PORT/postmaster.pid" ] && \
    python3 -c "import socket,sys; s=socket.socket(); sys.exit(s.connect_ex(('127.0.0.1', $PG_PORT)) != 0)"; then
