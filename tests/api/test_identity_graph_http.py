@@ -38,7 +38,7 @@ def test_a_mistyped_provider_domain_is_a_question_not_a_refusal(service: Service
 
 def test_a_number_a_digit_short_is_asked_about(service: Service, uid: str) -> None:
     new_pool(service, uid)
-    r = hold(service, uid, {"email": person_email(uid), "phone": "+4915112345"})
+    r = hold(service, uid, {"email": person_email(uid), "phone": "+491511234567"})
     assert r.status_code == 422 and r.json()["field"] == "actor.phone"
 
 
