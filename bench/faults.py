@@ -290,8 +290,9 @@ def run_fault(name: str, *, rate: float = 80.0, before_s: float = 3.0, fault_s: 
                 "fault_took_s": events["began"] - before_s, **report, "lost_confirmations": lost}
 
 
-def bars(report: dict[str, object]) -> list[str]:
-    """The issue's bars this run missed (empty: all met)."""
+def bars(report: dict[str, object], timing: bool = True) -> list[str]:
+    """The issue's bars this run missed (empty: all met). `timing=False` (the tests): only what
+    must hold however busy the machine is; latency and recovery times are this script's to report."""
     missed = []
     if report["errors_500"]:
         missed.append(f"{report['errors_500']} answers were 5xx other than 503")
@@ -301,10 +302,10 @@ def bars(report: dict[str, object]) -> list[str]:
         missed.append(f"{report['during_fault_failed_not_503']} requests during the fault failed other than 503")
     if report["during_fault_503_without_retry_after"]:
         missed.append("a 503 without Retry-After")
-    if report["max_latency_during_fault_s"] > float(report["bound_s"]) + 1.0:  # type: ignore[arg-type]
+    if timing and report["max_latency_during_fault_s"] > float(report["bound_s"]) + 1.0:  # type: ignore[arg-type]
         missed.append(f"a request during the fault took {report['max_latency_during_fault_s']:.2f} s")
     for key in ("recovery_s", "healthz_recovery_s"):
-        if report[key] is None or float(report[key]) > RECOVERY_BAR_S:  # type: ignore[arg-type]
+        if report[key] is None or (timing and float(report[key]) > RECOVERY_BAR_S):  # type: ignore[arg-type]
             missed.append(f"{key} = {report[key]} (bar {RECOVERY_BAR_S} s)")
     if not report["healthz_reported_fault"]:
         missed.append("/healthz did not report the fault")

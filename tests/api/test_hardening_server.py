@@ -162,7 +162,9 @@ def test_a_slow_body_gets_408(server: object) -> None:
 
 
 def _check(report: dict[str, object]) -> None:
-    missed = faults.bars(report)
+    """Correctness under the fault (no 500, every request answered, 503 with Retry-After, recovery,
+    no lost confirmation); how fast is measured by bench/faults.py, not asserted on a shared machine."""
+    missed = faults.bars(report, timing=False)
     assert not missed, (missed, report)
 
 
