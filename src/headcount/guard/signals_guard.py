@@ -200,6 +200,12 @@ class SignalsGuard(IdentityGuard):
         return Decision(actor_key="anonymous", score=0.0, reasons=(typo.reason,), allow=False,
                         extra={"band": "typo", "typo": typo})
 
+    @staticmethod
+    def _known_person(a: Analysis, views: dict[str, KeyView]) -> str | None:
+        """The person when every key is already linked to one and the same: nothing to link."""
+        known = {views[k].person for k in a.keys if k in views}
+        return known.pop() if a.keys and len(known) == 1 and None not in known else None
+
     def _linked(self, decision: Decision, person: str, a: Analysis) -> Decision:
         passed = dataclasses.replace(decision.passed, actor_key=person) if decision.passed else None
         return dataclasses.replace(decision, actor_key=person, passed=passed,
@@ -216,7 +222,9 @@ class SignalsGuard(IdentityGuard):
         decision = self._judge(a, pool_id, verb, views, counts, keys, limits)
         if not (decision.allow or decision.challenge):
             return decision  # refused: the graph is left as it was
-        person = self.store.assign(a.keys, now) if a.keys else self.person([], actor, now)
+        person = self._known_person(a, views)
+        if person is None:
+            person = self.store.link_identities(a.keys, now) if a.keys else self.person([], actor, now)
         return self._linked(decision, person, a)
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
@@ -230,9 +238,7 @@ class SignalsGuard(IdentityGuard):
         decision = self._judge(a, pool_id, verb, views, counts, keys, limits)
         if not (decision.allow or decision.challenge):
             return decision  # refused: the graph is left as it was
-        known = {views[k].person for k in a.keys if k in views}
-        if a.keys and (None in known or len(known) != 1):  # new keys or several persons: link
-            person = await self.store.aassign(a.keys, now)
-        else:
-            person = known.pop() if known else self.person([], actor, now)
+        person = self._known_person(a, views)
+        if person is None:
+            person = await self.store.alink_identities(a.keys, now) if a.keys else self.person([], actor, now)
         return self._linked(decision, person, a)

@@ -3,7 +3,7 @@
 Four things, all plain SQL over the hooks of `SqlStore`, so SQLite and PostgreSQL
 do the same:
 
-- **linking** (`assign`): the rule of `headcount.store.linking`, under the link lock;
+- **linking** (`_assign_op`, behind `link_identities`): the rule of `headcount.store.linking`, under the link lock;
 - **fan-out** (`record_graph`): for the keys of an accepted hold, every pair not
   seen before adds one to each side's count of distinct partners of that kind;
 - **behaviour memory**: the keys behind each hold, so that confirmed and
@@ -186,13 +186,6 @@ class GraphStore:
             return person
 
         return op
-
-    def assign(self, keys: list[str], now: float) -> str:
-        """The person of these keys, linking them by the rule of `headcount.store.linking`."""
-        return self._write(self._assign_op(keys, now))  # type: ignore[no-any-return]
-
-    async def aassign(self, keys: list[str], now: float) -> str:
-        return await self._awrite(self._assign_op(keys, now))  # type: ignore[no-any-return]
 
     # fan-out and memory ----------------------------------------------------------
     def _add_pairs(self, conn: Conn, pairs: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
