@@ -45,6 +45,23 @@ class Analysis:
     typo: Typo | None = None
 
 
+class _InWrite:
+    """The judgement made inside the store's write, so that a refused request's velocity
+    hits are taken back in the same transaction (`headcount.store.graph.Refused`)."""
+
+    def __init__(self, judge: Callable[[dict[str, KeyView], dict[str, tuple[int, ...]]], Decision]) -> None:
+        self._judge = judge
+        self.decision: Decision | None = None
+
+    def __call__(self, views: dict[str, KeyView], counts: dict[str, tuple[int, ...]]) -> bool:
+        self.decision = self._judge(views, counts)
+        return not (self.decision.allow or self.decision.challenge)
+
+    def result(self, views: dict[str, KeyView], counts: dict[str, tuple[int, ...]]) -> Decision:
+        """The decision made in the write (or now, when the request had no velocity hit to judge)."""
+        return self.decision if self.decision is not None else self._judge(views, counts)
+
+
 class SignalsGuard(IdentityGuard):
     def __init__(
         self,
@@ -194,6 +211,12 @@ class SignalsGuard(IdentityGuard):
         person = guess or (min(a.keys) if a.keys else self.person([], ActorInfo(), 0.0))
         return self._conclude(person, reasons, pool_id, verb, judged)
 
+    def _in_write(self, a: Analysis, pool_id: str, verb: str, keys: dict[str, str],
+                  limits: dict[str, int]) -> _InWrite:
+        """`_judge` for the store to call inside its write: in-memory work only (the flood
+        window, the flagged set), so the write stays short."""
+        return _InWrite(lambda views, counts: self._judge(a, pool_id, verb, views, counts, keys, limits))
+
     def _typo_decision(self, a: Analysis) -> Decision:
         typo = a.typo
         assert typo is not None
@@ -218,8 +241,9 @@ class SignalsGuard(IdentityGuard):
         if self.store is None:
             return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb)
         keys, limits, guards = self._plan(a, verb)
-        views, counts = self.store.view_and_hit(a.keys + a.aux, now, guards, _SECONDS)
-        decision = self._judge(a, pool_id, verb, views, counts, keys, limits)
+        judged = self._in_write(a, pool_id, verb, keys, limits)
+        views, counts = self.store.view_and_hit(a.keys + a.aux, now, guards, _SECONDS, judged)
+        decision = judged.result(views, counts)
         if not (decision.allow or decision.challenge):
             return decision  # refused: the graph is left as it was
         person = self._known_person(a, views)
@@ -234,8 +258,9 @@ class SignalsGuard(IdentityGuard):
         if self.store is None:
             return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb)
         keys, limits, guards = self._plan(a, verb)
-        views, counts = await self.store.aview_and_hit(a.keys + a.aux, now, guards, _SECONDS)
-        decision = self._judge(a, pool_id, verb, views, counts, keys, limits)
+        judged = self._in_write(a, pool_id, verb, keys, limits)
+        views, counts = await self.store.aview_and_hit(a.keys + a.aux, now, guards, _SECONDS, judged)
+        decision = judged.result(views, counts)
         if not (decision.allow or decision.challenge):
             return decision  # refused: the graph is left as it was
         person = self._known_person(a, views)

@@ -64,6 +64,10 @@ class Verification:
 #: (identity, within): the identity must be new next to `within` (a person new to a network)
 Guard = str | tuple[str, str] | None
 
+#: judged inside the write, on the view and the counts with this request's hits: True when
+#: the request is refused, and its hits are taken back (a refused attempt spends no budget)
+Refused = Callable[[dict[str, "KeyView"], dict[str, tuple[int, ...]]], bool]
+
 
 def _device_pairs(keys: Sequence[str]) -> list[tuple[str, str]]:
     """(device, partner) for every other key of a request: only its owner sends a device id,
@@ -121,9 +125,10 @@ class GraphStore:
         return self._read(lambda conn: self._view(conn, keys, now))  # type: ignore[no-any-return]
 
     def _view_and_hit_op(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
-                         windows: tuple[int, ...]) -> Callable[[Conn], tuple[dict[str, KeyView],
-                                                                             dict[str, tuple[int, ...]]]]:
-        """The view of `keys`, then a velocity hit for each rate key whose guard key (if any) is new."""
+                         windows: tuple[int, ...], refused: Refused | None = None,
+                         ) -> Callable[[Conn], tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]]:
+        """The view of `keys`, then a velocity hit for each rate key whose guard key (if any) is new;
+        the hits are taken back when `refused` says the request is refused."""
 
         device_pairs = _device_pairs(keys)
 
@@ -147,21 +152,29 @@ class GraphStore:
             sql = velocity_sql(windows, self.sql.mark)
             counts = {k: tuple(int(n) for n in conn.execute(sql, velocity_params(k, minute, windows)).fetchone())
                       for k in hit}
+            if hit and refused is not None and refused(view, counts):
+                # a flood of refused fakes behind a carrier NAT must not use up its real people's budget
+                self._many(conn, self.sql.velocity_take_back, [(k, minute) for k in hit])
             return view, counts
 
         return op
 
     def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
-                     windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
+                     windows: tuple[int, ...], refused: Refused | None = None,
+                     ) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
         """One write: what the store knows of `keys`, and the velocity counts after this request.
 
         `rate_keys`: velocity key -> an identity key that must be new for the hit to count
-        (a number block counts new numbers, not a family's repeated one), or None."""
-        return self._write(self._view_and_hit_op(keys, now, rate_keys, windows))  # type: ignore[no-any-return]
+        (a number block counts new numbers, not a family's repeated one), or None.
+        `refused`: judges the request in the same write; a refused one's hits do not stay."""
+        return self._write(  # type: ignore[no-any-return]
+            self._view_and_hit_op(keys, now, rate_keys, windows, refused))
 
     async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
-                            windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
-        return await self._awrite(self._view_and_hit_op(keys, now, rate_keys, windows))  # type: ignore[no-any-return]
+                            windows: tuple[int, ...], refused: Refused | None = None,
+                            ) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
+        return await self._awrite(  # type: ignore[no-any-return]
+            self._view_and_hit_op(keys, now, rate_keys, windows, refused))
 
     # linking -------------------------------------------------------------------
     def _assign_op(self, keys: list[str], now: float) -> Callable[[Conn], str]:

@@ -23,7 +23,7 @@ from headcount.store.base import (
 )
 from headcount.store.blocks import Dismissal, StoredBlock
 from headcount.store.decisions import DecisionCount, SeatRow
-from headcount.store.graph import Guard, KeyView, Verification
+from headcount.store.graph import Guard, KeyView, Refused, Verification
 from headcount.store.lottery import AllocationRecord, PassDown, RegistrationRecord, Win
 from headcount.store.turnout import TurnoutRow
 from headcount.types import Hold, HoldRequest, IdempotencyKey, Outcome, Pool, PoolSpec
@@ -170,12 +170,15 @@ class IdentityGraph(Protocol):
     """Fan-out, behaviour memory and verified identities (`headcount.store.graph`)."""
 
     def view_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
-                     windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
-        """What the store knows of `keys`, and velocity counts after this request (one write)."""
+                     windows: tuple[int, ...], refused: Refused | None = None,
+                     ) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]:
+        """What the store knows of `keys`, and velocity counts after this request (one write);
+        `refused` judges it in that write, and a refused request's hits are taken back."""
         ...
 
     async def aview_and_hit(self, keys: Sequence[str], now: float, rate_keys: dict[str, Guard],
-                            windows: tuple[int, ...]) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]: ...
+                            windows: tuple[int, ...], refused: Refused | None = None,
+                            ) -> tuple[dict[str, KeyView], dict[str, tuple[int, ...]]]: ...
 
     def graph_view(self, keys: Sequence[str], now: float) -> dict[str, KeyView]: ...
 

@@ -99,6 +99,8 @@ class Statements:
                                f" WHERE key_id = {m} AND revoked = {m}")
         self.velocity_hit = (f"INSERT INTO velocity (key, bucket, count) VALUES ({m}, {m}, 1)"
                              " ON CONFLICT (key, bucket) DO UPDATE SET count = velocity.count + 1")
+        self.velocity_take_back = (f"UPDATE velocity SET count = count - 1"
+                                   f" WHERE key = {m} AND bucket = {m} AND count > 0")
         self.velocity_sweep = f"DELETE FROM velocity WHERE bucket < {m}"
         self.challenge = challenge_sql(m)
         self.contacts_insert = (f"INSERT INTO contacts VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m})"
