@@ -16,6 +16,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from headcount.guard.numbering import unusual_block
 from headcount.policy.graph import GraphRule
 from headcount.store.graph import KeyView
 from headcount.store.linking import kind_of
@@ -48,6 +49,17 @@ def _count(view: KeyView, partner: str | None, kind: str) -> int:
     return n + (1 if partner is not None and partner not in view.linked else 0)
 
 
+def _run_of_numbers(rule: GraphRule, in_block: int, by_kind: Mapping[str, str],
+                    views: Mapping[str, KeyView]) -> bool:
+    """Whether a block's numbers are more than its area's traffic would put there."""
+    area_key = by_kind.get("area")
+    area = views.get(area_key) if area_key else None
+    if area is None:
+        return True  # no area to judge by: the block's limit alone
+    in_area = _count(area, by_kind.get("tel"), "tel")
+    return unusual_block(in_block, in_area, rule.block_alpha)
+
+
 def judge(rule: GraphRule, weights: Mapping[str, float], keys: list[str],
           views: Mapping[str, KeyView]) -> GraphJudgement:
     out = GraphJudgement()
@@ -62,6 +74,8 @@ def judge(rule: GraphRule, weights: Mapping[str, float], keys: list[str],
             continue
         limit = getattr(rule, limit_name)
         n = _count(view, by_kind.get(partner_kind), partner_kind)
+        if subject == "blk" and n > limit and not _run_of_numbers(rule, n, by_kind, views):
+            continue  # a busy area: that many numbers in one block is what chance does there
         if limit and n > limit:
             extra = weights.get(reason, 0.0) * rule.growth * math.log2(n / limit)
             if reason not in worst or extra > worst[reason][0]:

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from headcount.guard.flood import FloodWatch
 from headcount.guard.graph_risk import GraphJudgement, diverse_network, judge
 from headcount.guard.identity import IdentityGuard
+from headcount.guard.numbering import area_of, block_of, unusual_block
 from headcount.policy import REGISTRATION_VERBS, Policy
 from headcount.privacy.keyring import KeyRing
 from headcount.signals import analyze_email, analyze_network, analyze_phone
@@ -131,9 +132,11 @@ class SignalsGuard(IdentityGuard):
             tel = self._key("tel", p.e164 or actor.phone.strip())
             a.keys.append(tel)
             if p.valid and p.e164:
-                a.rate_keys["phone_block"] = blk = self._key("blk", p.e164[:-3])
-                a.aux.append(blk)
-                a.rate_guards["phone_block"] = tel  # a block counts new numbers, not a family's one
+                a.rate_keys["phone_block"] = blk = self._key("blk", block_of(p.e164))
+                a.rate_keys["phone_area"] = area = self._key("area", area_of(p.e164))
+                a.aux += [blk, area]
+                # a block counts new numbers, not a family's one; its area, to judge it by
+                a.rate_guards["phone_block"] = a.rate_guards["phone_area"] = tel
             elif a.typo is None:
                 a.typo = phone_typo(actor.phone, self.default_region)
         if actor.device:
@@ -157,13 +160,22 @@ class SignalsGuard(IdentityGuard):
         views: dict[str, KeyView] | None = None,
     ) -> list[str]:
         reasons = []
+        zero = (0,) * len(WINDOWS)
         for kind, key in rate_keys.items():
-            seen = counts.get(key, (0,) * len(WINDOWS))
-            if any(n > limits.get(f"{kind}_per_{window}", 1 << 62) for window, n in zip(WINDOWS, seen, strict=True)):
-                if kind == "network" and views is not None and diverse_network(
-                        self.policy.graph, views.get(key), max(seen)):
-                    continue  # many different people behind one network: a carrier NAT, not a farm
-                reasons.append(f"velocity_{kind}")
+            seen = counts.get(key, zero)
+            over = [i for i, (window, n) in enumerate(zip(WINDOWS, seen, strict=True))
+                    if n > limits.get(f"{kind}_per_{window}", 1 << 62)]
+            if not over:
+                continue
+            if kind == "network" and views is not None and diverse_network(
+                    self.policy.graph, views.get(key), max(seen)):
+                continue  # many different people behind one network: a carrier NAT, not a farm
+            if kind == "phone_block" and "phone_area" in rate_keys:
+                area = counts.get(rate_keys["phone_area"], zero)
+                alpha = self.policy.graph.block_alpha
+                if not any(unusual_block(seen[i], area[i], alpha) for i in over):
+                    continue  # as many new numbers as the area's own traffic puts in one block
+            reasons.append(f"velocity_{kind}")
         return reasons
 
     def _velocity_plan(self, verb: str, rate_keys: dict[str, str]) -> tuple[dict[str, str], dict[str, int]] | None:

@@ -27,6 +27,9 @@ class GraphRule:
     #: numbers from one block of a thousand (E.164 without its last 3 digits): among real people
     #: two share a block by chance only in a pool of many thousands; bought numbers come in runs
     block_numbers: int = 3
+    #: ... and only when chance would put that many of its area's numbers into one block with
+    #: probability under `block_alpha` (headcount.guard.numbering): a dense town is not a run
+    block_alpha: float = 0.001
     growth: float = 2.0  # how fast a fan-out reason's weight grows past its limit
     #: network velocity applies only when the network's people lack diversity: distinct
     #: devices under `network_device_share` of its registrations today, or distinct user
@@ -67,6 +70,8 @@ class GraphRule:
                 raise GraphRuleError(f"{source}: graph.{key} must be {want}")
             values[key] = float(value) if isinstance(default, float) else value
         rule = cls(**values)  # type: ignore[arg-type]
+        if rule.block_alpha > 1:
+            raise GraphRuleError(f"{source}: graph.block_alpha must be a probability in [0, 1]")
         if rule.abandoned_cooldown and rule.abandoned_cooldown < rule.abandoned_short:
             raise GraphRuleError(f"{source}: graph.abandoned_cooldown must not be under graph.abandoned_short")
         return rule

@@ -29,7 +29,7 @@ T = TypeVar("T")
 Conn = Any
 
 #: kinds whose distinct partners are counted (the subjects of fan-out reasons)
-SUBJECTS = frozenset({"dev", "email", "tel", "net", "blk"})
+SUBJECTS = frozenset({"dev", "email", "tel", "net", "blk", "area"})
 #: kinds whose holds are remembered (what a person brings of their own)
 REMEMBERED = frozenset({"dev", "email", "tel", "id"})
 #: what linking reads of a known person
