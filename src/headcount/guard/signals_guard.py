@@ -14,6 +14,7 @@ like a registration farm, and a farm's registrations are not diluted by follows.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -47,16 +48,28 @@ class Analysis:
 
 
 class _InWrite:
-    """The judgement made inside the store's write, so that a refused request's velocity
-    hits are taken back in the same transaction (`headcount.store.graph.Refused`)."""
+    """The judgement made inside the store's write, so that the velocity hits of a request
+    refused on its own merits are taken back in the same transaction
+    (`headcount.store.graph.Refused`): refused fakes behind a carrier NAT do not use up
+    its real people's budget. A request refused only because of its network's or block's
+    volume keeps its hits: a farm that keeps trying stays over its limit."""
 
-    def __init__(self, judge: Callable[[dict[str, KeyView], dict[str, tuple[int, ...]]], Decision]) -> None:
+    def __init__(self, judge: Callable[[dict[str, KeyView], dict[str, tuple[int, ...]]], Decision],
+                 policy: Policy) -> None:
         self._judge = judge
+        self._policy = policy
         self.decision: Decision | None = None
 
     def __call__(self, views: dict[str, KeyView], counts: dict[str, tuple[int, ...]]) -> bool:
-        self.decision = self._judge(views, counts)
-        return not (self.decision.allow or self.decision.challenge)
+        self.decision = d = self._judge(views, counts)
+        return not (d.allow or d.challenge) and self._refused_without_velocity(d)
+
+    def _refused_without_velocity(self, d: Decision) -> bool:
+        velocity = sum(self._policy.weights.get(r, 0.0) for r in d.reasons if r.startswith("velocity_"))
+        if not velocity:
+            return True
+        weight = -math.log(1.0 - d.score) if d.score < 1.0 else math.inf  # the score is 1 - exp(-weight)
+        return self._policy.band(self._policy.score_of(max(0.0, weight - velocity))).deny
 
     def result(self, views: dict[str, KeyView], counts: dict[str, tuple[int, ...]]) -> Decision:
         """The decision made in the write (or now, when the request had no velocity hit to judge)."""
@@ -227,7 +240,8 @@ class SignalsGuard(IdentityGuard):
                   limits: dict[str, int]) -> _InWrite:
         """`_judge` for the store to call inside its write: in-memory work only (the flood
         window, the flagged set), so the write stays short."""
-        return _InWrite(lambda views, counts: self._judge(a, pool_id, verb, views, counts, keys, limits))
+        return _InWrite(lambda views, counts: self._judge(a, pool_id, verb, views, counts, keys, limits),
+                        self.policy)
 
     def _typo_decision(self, a: Analysis) -> Decision:
         typo = a.typo
