@@ -8,6 +8,11 @@ gets every kind of scenario. Seeds come from disjoint ranges: tune seeds from
 `TUNE_SEEDS`, held-back seeds from `HELD_BACK_SEEDS`, each picked by the design's
 hash. Changing the list of designs re-ranks the strata: that makes a new grid
 (bump `GRID_VERSION`), and results on the old held-back half count as seen.
+
+v2 (this grid) adds eleven designs to v1's and real crowds whose numbers come from
+one town (a "+local" variant); its held-back seeds are new, and v1's held-back
+results (docs/redteam-results.md of v1) count as seen: the defence was changed
+after them.
 """
 
 from __future__ import annotations
@@ -17,10 +22,10 @@ import hashlib
 
 from headcount.simulate.redteam.model import Cell, Half, Strategy
 
-GRID_VERSION = "v1"
+GRID_VERSION = "v2"
 SALT = f"headcount-redteam-split-{GRID_VERSION}"
 TUNE_SEEDS = range(10_000, 20_000)
-HELD_BACK_SEEDS = range(90_000, 100_000)
+HELD_BACK_SEEDS = range(200_000, 210_000)  # v1's were range(90_000, 100_000): seen
 RALLY_REAL = 400
 CART_REAL = 180
 MERCH_REAL = 2_400
@@ -44,10 +49,18 @@ RALLY: list[tuple[Strategy, str]] = [
     (S("bought_mobile", 200, 8, "one_24", "fresh", "burst", 0.8, "before"), "cgnat_24"),
     (S("virtual_number", 10, 100, "residential", "fresh", "burst", 0.7, "after"), "cgnat_24"),
     (S("virtual_number", 30, 30, "cgnat", "few", "adaptive", 0.6, "after"), "cgnat_one_address"),
+    # v2
+    (S("fresh_mailbox", 5, 200, "residential", "fresh", "steady", 0.5, "during"), "cgnat_24+local"),
+    (S("bought_mobile", 100, 5, "cgnat", "fresh", "adaptive", 0.7, "after"), "cgnat_one_address"),
+    (S("virtual_number", 200, 3, "residential", "one", "steady", 0.6, "before"), "cgnat_24+local"),
+    (S("alias", 10, 100, "one_24", "few", "burst", 0.5, "during"), "cgnat_one_address+local"),
+    (S("disposable", 100, 10, "cgnat", "fresh", "steady", 0.7, "during"), "cgnat_one_address"),
+    (S("bought_mobile", 10, 100, "residential", "fresh", "burst", 0.6, "after"), "cgnat_24+local"),
 ]
 LOCKOUT: list[tuple[Strategy, str]] = [
     (S("victims", 40, 1, "one_24", "one", "burst", 0.1, "before"), "cgnat_24"),
     (S("victims", 20, 2, "residential", "one", "burst", 0.1, "before"), "cgnat_one_address"),
+    (S("victims", 30, 2, "cgnat", "few", "steady", 0.1, "during"), "cgnat_24+local"),  # v2
 ]
 CARTS: list[tuple[Strategy, str]] = [
     (S("fresh_mailbox", 20, 60, "residential", "fresh", "burst", 0.5, "during"), "cgnat_24"),
@@ -56,8 +69,11 @@ CARTS: list[tuple[Strategy, str]] = [
     (S("virtual_number", 20, 60, "cgnat", "few", "burst", 0.5, "during"), "cgnat_24"),
     (S("bought_mobile", 30, 48, "residential", "fresh", "adaptive", 0.5, "before"), "cgnat_one_address"),
     (S("fresh_mailbox", 30, 64, "residential", "few", "adaptive", 0.5, "during"), "cgnat_24"),
+    # v2
+    (S("virtual_number", 10, 80, "cgnat", "fresh", "adaptive", 0.5, "before"), "cgnat_one_address+local"),
+    (S("disposable", 5, 100, "cgnat", "fresh", "steady", 0.5, "during"), "cgnat_24"),
 ]
-MERCH_VARIANTS = ["cgnat_24", "cgnat_one_address"]
+MERCH_VARIANTS = ["cgnat_24", "cgnat_one_address", "cgnat_24+local", "cgnat_one_address+local"]
 
 
 def _rank_key(design: str) -> str:

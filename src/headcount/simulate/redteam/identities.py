@@ -139,6 +139,16 @@ def mobile(rng: random.Random, region: str | None = None) -> str:
     return _e164(example)
 
 
+def local_mobile(rng: random.Random, area: str) -> str:
+    """A valid number in `area` (an E.164 number without its last five digits): a town's
+    people share a carrier's ranges, so their numbers bunch in a few areas."""
+    for _ in range(200):
+        candidate = f"{area}{rng.randint(0, 99_999):05d}"
+        if phonenumbers.is_valid_number(phonenumbers.parse(candidate)):
+            return candidate
+    return mobile(rng)
+
+
 def mobile_block(rng: random.Random, size: int) -> list[str]:
     """`size` consecutive valid mobile numbers, as a bulk seller of SIM cards sells them."""
     while True:

@@ -65,9 +65,17 @@ def real_crowd(rng: random.Random, n: int, boxes: Mailboxes, *, prefix: str = "r
     """`n` real people of the mix, arriving uniformly within `window`.
 
     `nat`: "cgnat_24" puts the carrier NAT and the campus behind one /24 each,
-    "cgnat_one_address" behind one address each. `carrier`: the carrier NAT's /24
-    (an attacker may hide behind it too); `carrier_address(carrier)` its one address.
+    "cgnat_one_address" behind one address each; a "+local" suffix gives the crowd
+    the numbers of one town (three areas of a hundred blocks) instead of numbers
+    spread over the plans. `carrier`: the carrier NAT's /24 (an attacker may hide
+    behind it too); `carrier_address(carrier)` its one address.
     """
+    nat, _, numbering = nat.partition("+")
+    areas = [ids.mobile(rng, "DE")[:-5] for _ in range(3)] if numbering == "local" else []
+
+    def phone() -> str:
+        return ids.local_mobile(rng, rng.choice(areas)) if areas else ids.mobile(rng)
+
     mix = mix or DEFAULT_MIX
     quantity = quantity or (lambda r: 1 if r.random() < 0.7 else 2)
     products = products or (lambda r: ())
@@ -83,7 +91,7 @@ def real_crowd(rng: random.Random, n: int, boxes: Mailboxes, *, prefix: str = "r
     def person(kind: str, operator: str, **fields: object) -> Entrant:
         base: dict[str, object] = {
             "email": boxes.fresh(ids.person_local(rng), rng.choice(ids.PROVIDERS)),
-            "phone": ids.mobile(rng) if rng.random() < 0.8 else None,
+            "phone": phone() if rng.random() < 0.8 else None,
             "ip": ids.public_ip(rng), "device": ids.device(rng), "user_agent": ids.user_agent(rng),
         }
         base.update(fields)
@@ -123,7 +131,7 @@ def real_crowd(rng: random.Random, n: int, boxes: Mailboxes, *, prefix: str = "r
             elif kind == "family":
                 size = min(rng.randint(2, 5), counts[kind] - k)
                 home = ids.public_net24(rng)
-                ip, tablet, number = f"{home}.{rng.randint(1, 254)}", ids.device(rng), ids.mobile(rng)
+                ip, tablet, number = f"{home}.{rng.randint(1, 254)}", ids.device(rng), phone()
                 share_device = rng.random() < 0.5
                 family = f"family-{prefix}{len(out)}"
                 for _ in range(size):
