@@ -46,7 +46,7 @@ def analyze_email(raw: str, check_deliverability: bool = False) -> EmailSignals:
     if disposable:
         reasons.append("email_disposable")
     score = machine_score(info.local_part)
-    if score >= 0.5:
+    if score >= 0.5 and domain not in _email.RELAY_DOMAINS:
         reasons.append("email_machine_made")
     canonical = canonical_mailbox(info.local_part, domain)
     if tagged(info.local_part, domain) or dot_farmed(info.local_part, domain):

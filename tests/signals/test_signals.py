@@ -46,6 +46,13 @@ def test_machine_made_local_parts_score_high_and_names_low() -> None:
         assert machine_score(human) < 0.5, human
 
 
+def test_relay_addresses_are_random_by_design_not_machine_made() -> None:
+    for relay in ("6sl5j7mad6@privaterelay.appleid.com", "xk3q9zt7w2@mozmail.com", "qwrtzpl8d6@duck.com"):
+        signals = analyze_email(relay)
+        assert signals.machine_score >= 0.5 and "email_machine_made" not in signals.reasons, relay
+    assert "email_machine_made" in analyze_email("xk3q9zt7w2@gmail.com").reasons
+
+
 @pytest.mark.parametrize(("number", "reason"), [
     ("+1 202 555 0142", "phone_fictional"),
     ("0800 1234567", "phone_toll_free"),

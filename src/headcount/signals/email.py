@@ -48,6 +48,14 @@ PLUS_TAGS = {
     "fastmail.com", "fastmail.fm", "proton.me", "protonmail.com", "protonmail.ch", "pm.me", "yandex.ru", "yandex.com",
     "zoho.com", "gmx.de", "gmx.net", "web.de", "posteo.de", "mailbox.org", "tutanota.com", "hey.com",
 }
+#: Relay services that hand real people random addresses by design (Sign in with Apple,
+#: Firefox Relay, DuckDuckGo, SimpleLogin, addy.io, Proton Pass): a random-looking local
+#: part there is the service's doing, not a script's, so it earns no `email_machine_made`.
+#: Each relay address forwards to a real mailbox behind an account of the service.
+RELAY_DOMAINS = frozenset({
+    "privaterelay.appleid.com", "mozmail.com", "duck.com", "simplelogin.com", "simplelogin.co",
+    "aleeas.com", "slmail.me", "anonaddy.me", "anonaddy.com", "addy.io", "passmail.net", "passinbox.com",
+})
 #: Providers that deliver base-keyword to base (Yahoo's disposable addresses).
 DASH_TAGS = {"yahoo.com", "yahoo.co.uk", "yahoo.de", "yahoo.fr", "ymail.com", "rocketmail.com"}
 
@@ -283,7 +291,7 @@ def analyze_email(raw: str, check_deliverability: bool = False) -> EmailSignals:
     if disposable:
         reasons.append("email_disposable")
     score = machine_score(local)
-    if score >= 0.5:
+    if score >= 0.5 and domain not in RELAY_DOMAINS:
         reasons.append("email_machine_made")
     key = local.lower()
     if plus:
