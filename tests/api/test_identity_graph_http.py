@@ -40,6 +40,10 @@ def test_a_number_a_digit_short_is_asked_about(service: Service, uid: str) -> No
     new_pool(service, uid)
     r = hold(service, uid, {"email": person_email(uid), "phone": "+491511234567"})
     assert r.status_code == 422 and r.json()["field"] == "actor.phone"
+    # a digit lost inside a US exchange (912 201 3185 typed as 912 013 185): no mending at the
+    # end makes it valid, but it is one digit short of any US number
+    r = hold(service, uid, {"email": person_email(uid), "phone": "+1 912 013 185"})
+    assert r.status_code == 422 and r.json()["field"] == "actor.phone"
 
 
 def test_denied_requests_change_nothing_in_the_graph(service: Service, uid: str) -> None:

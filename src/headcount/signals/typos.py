@@ -84,7 +84,21 @@ def phone_typo(raw: str, default_region: str = "DE") -> Typo | None:
     # anywhere after the prefix is found by mending the end: one digit more, or one less.
     if any(_valid(cc, n) for n in (national + "0", national + "5", national[:-1])):
         return Typo("actor.phone", "phone_typo")
-    return None
+    # A digit lost inside the prefix (a US exchange's first digit) cannot be mended at the
+    # end, but the length still tells: too short (or long) for the country by one digit.
+    return Typo("actor.phone", "phone_typo") if _one_digit_off(number, cc, national) else None
+
+
+def _one_digit_off(number: phonenumbers.PhoneNumber, cc: int, national: str) -> bool:
+    why = phonenumbers.is_possible_number_with_reason(number)
+    if why == phonenumbers.ValidationResult.TOO_SHORT:
+        near = national + "0"
+    elif why == phonenumbers.ValidationResult.TOO_LONG:
+        near = national[:-1]
+    else:
+        return False
+    return bool(phonenumbers.is_possible_number(
+        phonenumbers.PhoneNumber(country_code=cc, national_number=int(near))))
 
 
 def clear_caches() -> None:
