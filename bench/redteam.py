@@ -75,10 +75,27 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+#: a loaded machine can take a while to start the server's processes; a start that fails
+#: (a port taken meanwhile, a slow start) is tried once more before the cell is an error
+START_TIMEOUT_S = 180.0
+
+
+def start_server(stack: ExitStack, store_url: str, workers: int) -> Any:
+    for attempt in (1, 2):
+        try:
+            return stack.enter_context(running_server(store_url, workers=workers, port=free_port(),
+                                                      timeout=START_TIMEOUT_S))
+        except (TimeoutError, RuntimeError):
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
 def run_cell(cell: Any, store_url: str, workers: int, verify_share: float) -> dict[str, Any]:
     world = build(cell)
     staff, client = make_key(store_url, "staff"), make_key(store_url, "client")
-    with running_server(store_url, workers=workers, port=free_port()) as server:
+    with ExitStack() as stack:
+        server = start_server(stack, store_url, workers)
         result = replay(server.url, client, staff, world, verify_share=verify_share)
     return cell_metrics(world, result)
 
