@@ -84,13 +84,19 @@ def judge(rule: GraphRule, weights: Mapping[str, float], keys: list[str],
         out.reasons.append(reason)
         out.extra_weight += extra
         out.details[reason] = detail
-    # memory: the device in full; a typed mailbox or number forgives one (anyone may type it)
+    # memory: a device's lapses are its owner's doing, in full. A mailbox or number can be
+    # typed by anyone (a family's shared number, an attacker typing a victim's address), so
+    # when the request sends a device, the typed keys' lapses are left to the devices that
+    # made them; without one, a typed key's count applies, forgiving one (a verified one: in full)
     abandoned = confirmed = 0
+    device_sent = "dev" in by_kind
     for k, view in views.items():
         kind = kind_of(k)
         if kind == "dev" or (kind in TYPED and view.verified):
-            abandoned, confirmed = max(abandoned, view.abandoned), max(confirmed, view.confirmed)
-        elif kind in TYPED:
+            confirmed = max(confirmed, view.confirmed)
+        if kind == "dev" or (kind in TYPED and view.verified and not device_sent):
+            abandoned = max(abandoned, view.abandoned)
+        elif kind in TYPED and not device_sent:
             abandoned = max(abandoned, view.abandoned - 1)
     if rule.abandoned_cooldown and abandoned >= rule.abandoned_cooldown:
         out.reasons.append("abandoned_repeatedly")
