@@ -89,7 +89,7 @@ def test_declined_and_lapsed_wins_pass_down_the_waitlist(service: Service) -> No
     # one winner declines at once
     d = service.client.delete(f"/v1/holds/{states[won[0]]['hold_id']}", headers=service.auth("client"))
     assert d.status_code == 200
-    lottery: LotteryService = service.client.app.state.lottery  # type: ignore[attr-defined]
+    lottery: LotteryService = service.client.app.state.headcount.lottery  # type: ignore[attr-defined]
     lottery.pass_down_all()
     assert _state(service, won[0])["status"] == "lapsed"
     assert _state(service, waiting[0])["status"] == "won"

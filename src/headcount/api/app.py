@@ -95,7 +95,7 @@ def create_app(
             tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
         tasks.append(asyncio.create_task(flusher(decision_log)))
         if sweep_interval:  # lottery draws at closes_at and the waitlist's pass-down, in one process
-            tasks.append(asyncio.create_task(lottery_loop(lottery.lottery_of_app(app), sweep_interval)))
+            tasks.append(asyncio.create_task(lottery_loop(hc.lottery, sweep_interval)))
         try:
             yield
         finally:
