@@ -75,8 +75,39 @@ def test_draw_gives_holds_to_winners_and_the_rest_wait_in_order(service: Service
     # no hold outside the draw gets a seat of a lottery pool
     h = service.client.post(f"/v1/pools/{pool_id}/holds", headers=service.auth("client"),
                             json={"quantity": 1, "actor": person(uuid.uuid4().hex, 99)})
-    assert h.status_code == 409
+    assert h.status_code == 409 and h.json()["reasons"] == ["lottery_pool"]
     assert verify_store(service.store, pool_id) is None
+
+
+def _direct_hold(service: Service, pool_id: str) -> object:
+    return service.client.post(f"/v1/pools/{pool_id}/holds", headers=service.auth("client"),
+                               json={"quantity": 1, "actor": person(uuid.uuid4().hex, 98)})
+
+
+def test_the_ledger_refuses_direct_holds_on_a_lottery_pool(service: Service) -> None:
+    """Before the draw, and after it when a declined win has freed a seat the waitlist has not
+    taken yet: a direct hold is 409 lottery-pool saying why, and the seat goes down the waitlist."""
+    pool_id, ids = _pool(service, n=4, capacity=2)
+    before = _direct_hold(service, pool_id)
+    assert before.status_code == 409  # type: ignore[attr-defined]
+    assert before.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    problem = before.json()  # type: ignore[attr-defined]
+    assert problem["type"] == "urn:headcount:problem:lottery-pool" and problem["status"] == 409
+    assert problem["reasons"] == ["lottery_pool"] and problem["field"] == "pool_id"
+    assert "lottery" in problem["detail"] and problem["registrations"] == f"/v1/pools/{pool_id}/registrations"
+    service.client.post(f"/v1/pools/{pool_id}/allocate", headers=service.auth("staff"))
+    won = [rid for rid in ids if _state(service, rid)["status"] == "won"]
+    declined = service.client.delete(f"/v1/holds/{_state(service, won[0])['hold_id']}", headers=service.auth("client"))
+    assert declined.status_code == 200
+    after = _direct_hold(service, pool_id)
+    assert after.status_code == 409 and after.json()["reasons"] == ["lottery_pool"]  # type: ignore[attr-defined]
+    service.client.app.state.headcount.lottery.pass_down_all()  # type: ignore[attr-defined]
+    assert sum(_state(service, rid)["status"] == "won" for rid in ids) == 2
+    # a first-come pool next to it takes holds as before
+    r = service.client.post("/v1/pools", headers=service.auth("staff"), json={
+        "id": f"fc-{pool_id}", "name": "fc", "kind": "event", "capacity": 5, "per_actor_limit": 2, "hold_ttl_s": 600})
+    assert r.status_code == 201, r.text
+    assert _direct_hold(service, f"fc-{pool_id}").status_code == 201  # type: ignore[attr-defined]
 
 
 def test_declined_and_lapsed_wins_pass_down_the_waitlist(service: Service) -> None:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from headcount import ActorInfo, Headcount, LotteryConfig, LotteryError, PoolSpec
+from headcount import ActorInfo, Headcount, LotteryConfig, LotteryError, PoolSpec, Result
 from headcount.services.keys import create_key
 from headcount.store import open_store
 
@@ -59,8 +59,10 @@ def test_register_draw_confirm_and_verify_through_the_library(hc: Headcount) -> 
     assert [a.status for a in answers] == ["created"] * 6
     again = hc.register(pool_id, 1, _actor(uid, 0))  # the same person: the same registration
     assert again.status == "existing" and again.body["registration_id"] == answers[0].body["registration_id"]
-    # a first-come hold cannot take a seat around the draw
-    assert hc.pool(pool_id).capacity == 0  # type: ignore[union-attr]
+    # no hold around the draw: the ledger says why
+    direct = hc.hold(pool_id, 1, _actor(uid, 40))
+    assert not direct.ok and direct.result is Result.LOTTERY_POOL and direct.body["reasons"] == ["lottery_pool"]
+    assert "allocated by lottery" in direct.body["detail"] and direct.body["field"] == "pool_id"
 
     drawn = hc.allocate(pool_id)
     assert drawn.status == "ok" and drawn.body["won"] == 3 and drawn.body["waitlisted"] == 3
@@ -69,6 +71,8 @@ def test_register_draw_confirm_and_verify_through_the_library(hc: Headcount) -> 
     won = [s for s in states if s and s["status"] == "won"]
     assert len(won) == 3 and sorted(s["position"] for s in states if s and s["status"] == "waitlisted") == [4, 5, 6]
     assert hc.confirm(won[0]["hold_id"]).ok
+    assert hc.release(won[1]["hold_id"]).ok  # a declined win frees a seat for the waitlist, not for a hold
+    assert hc.hold(pool_id, 1, _actor(uid, 41)).result is Result.LOTTERY_POOL
     assert hc.registration(won[0]["registration_id"])["status"] == "confirmed"  # type: ignore[index]
     assert hc.register(pool_id, 1, _actor(uid, 50)).status == "closed"
 
@@ -90,6 +94,7 @@ def test_bad_lottery_settings_raise_naming_the_field(hc: Headcount) -> None:
     assert hc.pool(spec.id) is None  # nothing was made
     first_come = hc.create_pool(spec)
     assert first_come.ok and hc.register(spec.id, 1, _actor(uuid.uuid4().hex, 1)).status == "not_lottery"
+    assert hc.hold(spec.id, 1, _actor(uuid.uuid4().hex, 2)).result is Result.HELD  # first come takes holds
 
 
 def test_the_draw_runs_by_itself_once_the_window_closes(hc: Headcount, clock: Clock) -> None:
