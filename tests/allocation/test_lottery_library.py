@@ -43,10 +43,10 @@ def _actor(uid: str, i: int) -> ActorInfo:
     return ActorInfo(**person(uid, i))
 
 
-def _lottery_pool(hc: Headcount, capacity: int = 3, closes_in: float = 3600) -> str:
+def _lottery_pool(hc: Headcount, capacity: int = 3, closes_in: float = 3600, kind: str = "event") -> str:
     pool_id = f"lib-{uuid.uuid4().hex[:8]}"
-    out = hc.create_pool(PoolSpec(pool_id, pool_id, "event", capacity=capacity, per_actor_limit=2, hold_ttl_s=600),
-                         lottery=LotteryConfig(closes_at=hc.clock() + closes_in, confirm_within_s=600))
+    out = hc.create_pool(PoolSpec(pool_id, pool_id, kind, capacity=capacity, per_actor_limit=2,  # type: ignore[arg-type]
+                                  hold_ttl_s=600), lottery=LotteryConfig(closes_at=hc.clock() + closes_in, confirm_within_s=600))
     assert out.ok, out.body
     assert out.body["allocation"]["state"] == "open" and len(out.body["allocation"]["commitment"]) == 64
     return pool_id
@@ -138,3 +138,43 @@ def test_the_service_serves_the_library_s_lottery(hc: Headcount) -> None:
         again = http.post(f"/v1/pools/{pool_id}/allocate", headers={"Authorization": f"Bearer {staff}"})
         assert again.status_code == 200 and again.json()["seed"] == drawn.body["seed"]
         assert http.get(f"/v1/pools/{pool_id}/draw").json() == hc.published_draw(pool_id)
+
+
+def _past_event(hc: Headcount, kind: str, people: int, came_every: int, uid: str) -> str:
+    """An earlier pool, its confirmed holds and check-ins by every `came_every`-th holder."""
+    pool_id = f"past-{kind}-{uuid.uuid4().hex[:8]}"
+    assert hc.create_pool(PoolSpec(pool_id, pool_id, kind, capacity=people * 2, per_actor_limit=2,  # type: ignore[arg-type]
+                                   hold_ttl_s=600)).ok
+    for i in range(people):
+        actor = ActorInfo(id=f"{pool_id}-{uid}-{i}")
+        held = hc.hold(pool_id, 1, actor)
+        assert held.ok, held.body
+        assert hc.confirm(held.body["hold_id"]).ok
+        if i % came_every == 0:
+            assert hc.record("checkin", actor, pool_id).result.allowed
+    return pool_id
+
+
+def test_the_draw_issues_tickets_on_the_check_in_history(hc: Headcount) -> None:
+    """Earlier pools' check-ins (of the same kind only) teach the show-up rate the overbooking
+    stands on: where half the holders came, a 60-place draw issues more than 60 tickets; where
+    everyone came, the same demand gets about the capacity."""
+    uid = uuid.uuid4().hex[:6]
+    past = sorted(_past_event(hc, "event", 120, 2, uid) for _ in range(3))
+    shop = _past_event(hc, "stock", 120, 1, uid)  # everyone "came": a shop is not a rally
+    draws = {}
+    for kind in ("event", "stock"):
+        pool_id = _lottery_pool(hc, capacity=60, kind=kind)
+        for i in range(200):
+            assert hc.register(pool_id, 1, _actor(uid, i)).status == "created"
+        draws[kind] = (pool_id, hc.allocate(pool_id).body)
+    pool_id, event = draws["event"]
+    ob = event["overbooking"]
+    assert ob["method"] == "history" and ob["history_pools"] == 3 and ob["history"] == past, ob
+    assert "learned from 3 earlier pool(s)" in ob["reason"]
+    assert 0.4 < ob["show_rates"]["normal"] < 0.6, ob  # the band the earlier holders were in
+    assert 60 < event["tickets"] <= 130 and ob["p_over_capacity"] <= 0.05, ob
+    assert list(hc.headcount(pool_id).history) == past  # the staff's headcount view learns from the same pools
+    stock = draws["stock"][1]
+    assert stock["overbooking"]["history"] == [shop] and stock["overbooking"]["show_rates"]["normal"] > 0.8
+    assert stock["tickets"] < event["tickets"] and stock["tickets"] <= 66, stock["overbooking"]

@@ -23,13 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from headcount.allocation.draw import Draw, Entry, commitment, first_difference, new_seed, run_draw
 from headcount.allocation.overbook import DEFAULT_RISK, tickets
 from headcount.allocation.vetting import vet
-from headcount.estimate import BandCounts, Bands, count_registrations
+from headcount.estimate import Bands, count_registrations
 from headcount.policy import Policy
+from headcount.services.headcount import learned_from
 from headcount.services.holds import Ledger
 from headcount.signals import analyze_phone
 from headcount.signals.typos import Typo
@@ -263,26 +262,6 @@ class LotteryService:
         return registration_view(r, self.clock(), staff)
 
     # the draw --------------------------------------------------------------------------------------
-    def _history(self, pool_id: str, kind: str, now: float) -> list[BandCounts]:
-        rows = self.store.pool_turnout(self.bands.edges, now, None)
-        by_pool: dict[str, list[Any]] = {}
-        for row in rows:
-            if row.pool_id != pool_id:
-                by_pool.setdefault(row.pool_id, []).append(row)
-        out = []
-        n = len(self.bands)
-        for p, prow in sorted(by_pool.items()):
-            other = self.store.get_pool(p, now)
-            if other is None or other.kind != kind or sum(r.checked_in for r in prow) <= 0:
-                continue
-            reg, sq, came = np.zeros(n), np.zeros(n), np.zeros(n)
-            for r in prow:
-                reg[r.band] += r.seats
-                sq[r.band] += r.sum_sq
-                came[r.band] += r.checked_in
-            out.append(BandCounts(reg, came, sq))
-        return out
-
     def compute_draw(self, pool_id: str, now: float) -> tuple[dict[str, Any], dict[str, tuple[str, int | None, str | None]],
                                                               list[Win]] | None:
         """The draw for a closed pool, computed (not written)."""
@@ -296,8 +275,10 @@ class LotteryService:
         vetted = vet(regs, persons, flagged, self.policy, detect=self.detect)
         preliminary = run_draw(pool_id, a.seed, vetted.entries, 0)
         by_id = {r.id: r for r in regs}
+        # the show-up rates come from earlier pools' check-ins, as in the pool's headcount view
+        learned, history = learned_from(self.store, pool, self.bands, now)
         ob = tickets(a.capacity, [by_id[i].quantity for i in preliminary.order],
-                     [by_id[i].risk_score for i in preliminary.order], self._history(pool_id, pool.kind, now),
+                     [by_id[i].risk_score for i in preliminary.order], history,
                      bands=self.bands, risk=a.overbook_risk,
                      pool=count_registrations(self.bands, [r.risk_score for r in regs], [r.quantity for r in regs]))
         draw = run_draw(pool_id, a.seed, vetted.entries, ob.tickets)
@@ -313,7 +294,8 @@ class LotteryService:
                 statuses[e.registration_id] = ("waitlisted", position[e.registration_id], None)
         wins = [Win(rid, by_id[rid].quantity, by_id[rid].actor_key, by_id[rid].risk_score, by_id[rid].owner)
                 for rid in draw.winners]
-        record = {**draw.to_dict(), "capacity": a.capacity, "overbooking": ob.to_dict(), "refused": refused,
+        record = {**draw.to_dict(), "capacity": a.capacity, "overbooking": {**ob.to_dict(), "history": list(learned)},
+                  "refused": refused,
                   "detected_persons": vetted.detected, "registrations": len(regs),
                   "seats_won": sum(w.quantity for w in wins)}
         return record, statuses, wins
