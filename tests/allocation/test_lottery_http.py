@@ -251,3 +251,24 @@ def test_a_mistyped_field_is_422_naming_it_and_the_corrected_one_registers(servi
     assert r.json()["field"] == "actor.email" and r.json()["reasons"] == ["email_typo"]
     assert r.json()["suggestion"] == f"{local}@gmail.com"
     assert service.register(pool_id, {**actor, "email": f"{local}@gmail.com"}).status_code == 201
+
+
+def test_the_dashboard_shows_a_lottery_pool(service: Service) -> None:
+    """Registrations (counted as decisions), then wins, waitlist and the estimate of the draw."""
+    pool_id, ids = _pool(service, n=5, capacity=2)
+    view = next(p for p in service.client.get("/v1/dashboard", headers=service.auth("staff")).json()["pools"]
+                if p["id"] == pool_id)
+    lottery = view["lottery"]
+    assert lottery["state"] == "open" and lottery["registered"] == {"registrations": 5, "seats": 5}
+    assert lottery["estimate"]["when"] == "forecast" and lottery["estimate"]["expected_attendance"] is not None
+    assert view["decisions"]["total"] == 5  # each registration's decision, as the lottery judged it
+    drawn = service.client.post(f"/v1/pools/{pool_id}/allocate", headers=service.auth("staff")).json()
+    view = next(p for p in service.client.get("/v1/dashboard", headers=service.auth("staff")).json()["pools"]
+                if p["id"] == pool_id)
+    lottery = view["lottery"]
+    assert lottery["state"] == "drawn" and lottery["won"]["registrations"] == drawn["won"] == 2
+    assert lottery["waitlisted"]["registrations"] == drawn["waitlisted"] == 3
+    assert lottery["estimate"]["when"] == "draw" and lottery["estimate"]["reason"] == drawn["overbooking"]["reason"]
+    first_come = [p for p in service.client.get("/v1/dashboard", headers=service.auth("staff")).json()["pools"]
+                  if not p["id"].startswith("lot-")]
+    assert all("lottery" not in p for p in first_come)

@@ -127,7 +127,7 @@ def create_app(
     app.state.keyring = hc.keyring
     app.state.settings = settings
     app.state.views = Views(store, hc.policy, floods=getattr(hc.guard, "floods", None),
-                            pending=decision_log.flush, clock=hc.clock)
+                            pending=decision_log.flush, clock=hc.clock, lottery=hc.lottery)
     app.state.verifier = verifier = KeyVerifier(store, settings.auth_failures_per_minute, settings.key_cache_s,
                                                 store_ok=health.ok)
     app.state.health = health
