@@ -17,6 +17,7 @@ CLI and an HTTP service on top::
 from headcount.core import Headcount, open
 from headcount.policy import Policy, PolicyError
 from headcount.privacy.keyring import KeyRingError
+from headcount.services.lottery import LotteryConfig, LotteryError
 from headcount.settings import Settings, SettingsError
 from headcount.store.base import StoreError, StoreUnavailable
 from headcount.types import (
@@ -39,6 +40,8 @@ __all__ = [
     "IdempotencyKey",
     "KeyRingError",
     "LightThresholds",
+    "LotteryConfig",
+    "LotteryError",
     "Outcome",
     "Policy",
     "PolicyError",

@@ -1,7 +1,7 @@
 """The composition root: `headcount.open(url)` wires everything once.
 
-Store, the store's key ring, policy, guard, challenges, holds, actions and the
-detection job are built here and nowhere else, so a library user gets exactly
+Store, the store's key ring, policy, guard, challenges, holds, lottery pools,
+actions and the detection job are built here and nowhere else, so a library user gets exactly
 what `headcount serve` runs: keyed hashes instead of raw identities, person
 linking, risk, per-person limits. The HTTP app (`Headcount.asgi()`) and the CLI
 are thin layers over this object.
@@ -24,6 +24,7 @@ from headcount.services.challenges import ChallengeService
 from headcount.services.detection import GroupWatch
 from headcount.services.headcount import PoolHeadcount, pool_headcount
 from headcount.services.holds import Ledger
+from headcount.services.lottery import Answer, LotteryConfig, LotteryService
 from headcount.services.verifications import VerificationService
 from headcount.settings import Settings, load_settings
 from headcount.store import open_store
@@ -73,6 +74,10 @@ class Headcount:
         self.groups = GroupWatch(store)
         #: the risk bands every view (API, dashboard, report, estimate) uses: the policy's
         self.bands = Bands.from_policy(policy)
+        #: lottery pools (registrations, the draw, the waitlist); the service's routes and its
+        #: draw loop use this one, so a library user gets the draws `headcount serve` makes
+        self.lottery = LotteryService(store, self.ledger, policy=policy, bands=self.bands,
+                                      flagged=lambda: self.groups.members, clock=clock)
         if isinstance(guard, SignalsGuard):
             guard.flagged = lambda: self.groups.members
             guard.group_confidence = lambda person: self.groups.confidence.get(person, 1.0)
@@ -93,7 +98,12 @@ class Headcount:
         })
 
     # pools and holds -------------------------------------------------------------
-    def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
+    def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None, *,
+                    lottery: LotteryConfig | None = None) -> Outcome:
+        """A pool; with `lottery`, one allocated by a draw after `closes_at` (registrations
+        first, see `register`). Bad lottery settings raise `LotteryError` naming the field."""
+        if lottery is not None:
+            return self.lottery.create_pool(spec, lottery, idem)
         return self.ledger.create_pool(spec, idem)
 
     def pool(self, pool_id: str) -> Pool | None:
@@ -122,6 +132,40 @@ class Headcount:
     def sweep(self) -> int:
         """Make expiry permanent (availability never waits for it: expired holds never count)."""
         return self.ledger.sweep()
+
+    # lottery pools ----------------------------------------------------------------
+    def register(self, pool_id: str, quantity: int, actor: ActorInfo, *, owner: str | None = None,
+                 challenge_token: str | None = None) -> Answer:
+        """Register the person behind `actor` for a lottery pool (decided by the guard, once per person).
+
+        `Answer.status`: created, existing (the person's first registration), denied, closed,
+        actor_limit, invalid (a field to correct, named in `body["field"]`), not_found, not_lottery."""
+        return self.lottery.register(pool_id, quantity, actor, owner=owner, challenge_token=challenge_token)
+
+    def allocate(self, pool_id: str) -> Answer:
+        """Close the window and draw, once (the service does it by itself at `closes_at`)."""
+        return self.lottery.allocate(pool_id)
+
+    def registration(self, registration_id: str) -> dict[str, Any] | None:
+        """A registration's state: registered, won (with `hold_id`), waitlisted, refused, confirmed, lapsed."""
+        return self.lottery.registration(registration_id, staff=True)
+
+    def lottery_state(self, pool_id: str) -> dict[str, Any] | None:
+        """The pool's commitment or seed and digest, counts per status and the overbooking's reasoning."""
+        return self.lottery.view(pool_id, staff=True)
+
+    def published_draw(self, pool_id: str) -> dict[str, Any] | None:
+        """The draw as published (entries, order, seed, digest); None before the draw."""
+        return self.lottery.published(pool_id)
+
+    def verify_draw(self, pool_id: str, commitment: str | None = None) -> str | None:
+        """None when the draw recomputes from its digest and seed and matches the store; else the first difference."""
+        return self.lottery.verify(pool_id, commitment)
+
+    def run_lottery(self) -> int:
+        """Draw every pool whose window has closed and pass lapsed wins down the waitlist (what
+        the service's loop does each second); returns the draws made. For library users without the service."""
+        return self.lottery.run_due()
 
     # actions, estimates, groups ---------------------------------------------------
     def record(self, verb: str, actor: ActorInfo, target: str, ts: float | None = None,

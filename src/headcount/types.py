@@ -38,6 +38,7 @@ class Result(enum.StrEnum):
     EXISTS = "exists"  # pool id already taken
     BAD_STATE = "bad_state"  # e.g. confirming an expired or released hold
     IDEMPOTENCY_MISMATCH = "idempotency_mismatch"
+    LOTTERY_POOL = "lottery_pool"  # a direct hold on a lottery pool: seats go through the draw (never stored)
 
 
 @dataclass(frozen=True, slots=True)

@@ -75,8 +75,39 @@ def test_draw_gives_holds_to_winners_and_the_rest_wait_in_order(service: Service
     # no hold outside the draw gets a seat of a lottery pool
     h = service.client.post(f"/v1/pools/{pool_id}/holds", headers=service.auth("client"),
                             json={"quantity": 1, "actor": person(uuid.uuid4().hex, 99)})
-    assert h.status_code == 409
+    assert h.status_code == 409 and h.json()["reasons"] == ["lottery_pool"]
     assert verify_store(service.store, pool_id) is None
+
+
+def _direct_hold(service: Service, pool_id: str) -> object:
+    return service.client.post(f"/v1/pools/{pool_id}/holds", headers=service.auth("client"),
+                               json={"quantity": 1, "actor": person(uuid.uuid4().hex, 98)})
+
+
+def test_the_ledger_refuses_direct_holds_on_a_lottery_pool(service: Service) -> None:
+    """Before the draw, and after it when a declined win has freed a seat the waitlist has not
+    taken yet: a direct hold is 409 lottery-pool saying why, and the seat goes down the waitlist."""
+    pool_id, ids = _pool(service, n=4, capacity=2)
+    before = _direct_hold(service, pool_id)
+    assert before.status_code == 409  # type: ignore[attr-defined]
+    assert before.headers["content-type"] == "application/problem+json"  # type: ignore[attr-defined]
+    problem = before.json()  # type: ignore[attr-defined]
+    assert problem["type"] == "urn:headcount:problem:lottery-pool" and problem["status"] == 409
+    assert problem["reasons"] == ["lottery_pool"] and problem["field"] == "pool_id"
+    assert "lottery" in problem["detail"] and problem["registrations"] == f"/v1/pools/{pool_id}/registrations"
+    service.client.post(f"/v1/pools/{pool_id}/allocate", headers=service.auth("staff"))
+    won = [rid for rid in ids if _state(service, rid)["status"] == "won"]
+    declined = service.client.delete(f"/v1/holds/{_state(service, won[0])['hold_id']}", headers=service.auth("client"))
+    assert declined.status_code == 200
+    after = _direct_hold(service, pool_id)
+    assert after.status_code == 409 and after.json()["reasons"] == ["lottery_pool"]  # type: ignore[attr-defined]
+    service.client.app.state.headcount.lottery.pass_down_all()  # type: ignore[attr-defined]
+    assert sum(_state(service, rid)["status"] == "won" for rid in ids) == 2
+    # a first-come pool next to it takes holds as before
+    r = service.client.post("/v1/pools", headers=service.auth("staff"), json={
+        "id": f"fc-{pool_id}", "name": "fc", "kind": "event", "capacity": 5, "per_actor_limit": 2, "hold_ttl_s": 600})
+    assert r.status_code == 201, r.text
+    assert _direct_hold(service, f"fc-{pool_id}").status_code == 201  # type: ignore[attr-defined]
 
 
 def test_declined_and_lapsed_wins_pass_down_the_waitlist(service: Service) -> None:
@@ -89,7 +120,7 @@ def test_declined_and_lapsed_wins_pass_down_the_waitlist(service: Service) -> No
     # one winner declines at once
     d = service.client.delete(f"/v1/holds/{states[won[0]]['hold_id']}", headers=service.auth("client"))
     assert d.status_code == 200
-    lottery: LotteryService = service.client.app.state.lottery  # type: ignore[attr-defined]
+    lottery: LotteryService = service.client.app.state.headcount.lottery  # type: ignore[attr-defined]
     lottery.pass_down_all()
     assert _state(service, won[0])["status"] == "lapsed"
     assert _state(service, waiting[0])["status"] == "won"
@@ -220,3 +251,24 @@ def test_a_mistyped_field_is_422_naming_it_and_the_corrected_one_registers(servi
     assert r.json()["field"] == "actor.email" and r.json()["reasons"] == ["email_typo"]
     assert r.json()["suggestion"] == f"{local}@gmail.com"
     assert service.register(pool_id, {**actor, "email": f"{local}@gmail.com"}).status_code == 201
+
+
+def test_the_dashboard_shows_a_lottery_pool(service: Service) -> None:
+    """Registrations (counted as decisions), then wins, waitlist and the estimate of the draw."""
+    pool_id, ids = _pool(service, n=5, capacity=2)
+    view = next(p for p in service.client.get("/v1/dashboard", headers=service.auth("staff")).json()["pools"]
+                if p["id"] == pool_id)
+    lottery = view["lottery"]
+    assert lottery["state"] == "open" and lottery["registered"] == {"registrations": 5, "seats": 5}
+    assert lottery["estimate"]["when"] == "forecast" and lottery["estimate"]["expected_attendance"] is not None
+    assert view["decisions"]["total"] == 5  # each registration's decision, as the lottery judged it
+    drawn = service.client.post(f"/v1/pools/{pool_id}/allocate", headers=service.auth("staff")).json()
+    view = next(p for p in service.client.get("/v1/dashboard", headers=service.auth("staff")).json()["pools"]
+                if p["id"] == pool_id)
+    lottery = view["lottery"]
+    assert lottery["state"] == "drawn" and lottery["won"]["registrations"] == drawn["won"] == 2
+    assert lottery["waitlisted"]["registrations"] == drawn["waitlisted"] == 3
+    assert lottery["estimate"]["when"] == "draw" and lottery["estimate"]["reason"] == drawn["overbooking"]["reason"]
+    first_come = [p for p in service.client.get("/v1/dashboard", headers=service.auth("staff")).json()["pools"]
+                  if not p["id"].startswith("lot-")]
+    assert all("lottery" not in p for p in first_come)

@@ -31,7 +31,7 @@ import pytest
 
 from headcount.guard.identity import IdentityGuard
 from headcount.privacy.keyring import load_keyring
-from headcount.services.demo import seed_demo
+from headcount.services.demo import LOTTERY, seed_demo
 from headcount.services.holds import Ledger
 from headcount.services.keys import create_key
 from headcount.store import open_store
@@ -247,6 +247,33 @@ def test_after_the_flood_every_figure_equals_the_api(demo: Demo, browser) -> Non
     assert page.locator("#finished").get_attribute("open") is None
     assert page.locator("#finished-body > tr").count() == 5
     page.screenshot(path=str(ARTIFACTS / "dashboard-after.png"))
+    assert not problems, problems
+    page.close()
+
+
+def test_the_lottery_card_shows_registrations_wins_waitlist_and_the_estimate(  # type: ignore[no-untyped-def]
+        demo: Demo, browser) -> None:
+    """The demo's town hall lottery is drawn by the service at its close, during the story; its
+    card then shows the staff lottery view's counts and the estimate the draw issued tickets on."""
+    deadline = time.monotonic() + 90
+    while (state := demo.api(f"/v1/pools/{LOTTERY}/lottery"))["state"] != "drawn":
+        assert time.monotonic() < deadline, f"the demo's lottery was not drawn by itself: {state}"
+        time.sleep(1)
+    page, problems, _ = _page(browser, demo.base, demo.staff)
+    page.wait_for_selector(f"#pools > [data-pool='{LOTTERY}'] [data-testid=lottery][data-state=drawn]",
+                           timeout=30_000)
+    card = _card(page, LOTTERY)
+    counts = state["registrations"]
+    n = lambda *statuses: sum(counts.get(s, {}).get("registrations", 0) for s in statuses)  # noqa: E731
+    assert _int(card.locator("[data-testid=lottery-registered]").inner_text()) == n(*counts) > 0
+    assert _int(card.locator("[data-testid=lottery-won]").inner_text()) == n("won", "confirmed") > 0
+    assert _int(card.locator("[data-testid=lottery-waitlisted]").inner_text()) == n("waitlisted") > 0
+    assert _int(card.locator("[data-testid=lottery-refused]").inner_text()) == n("refused")
+    ob = state["overbooking"]
+    assert _int(card.locator("[data-testid=lottery-expected]").inner_text()) == ob["expected_attendance"]
+    assert card.locator("[data-testid=lottery-why]").inner_text() == ob["reason"]
+    assert ob["method"] == "history" and state["tickets"] >= state["capacity"]  # the earlier rallies' check-ins
+    card.screenshot(path=str(ARTIFACTS / "dashboard-lottery.png"))
     assert not problems, problems
     page.close()
 

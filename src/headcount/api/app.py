@@ -95,7 +95,7 @@ def create_app(
             tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
         tasks.append(asyncio.create_task(flusher(decision_log)))
         if sweep_interval:  # lottery draws at closes_at and the waitlist's pass-down, in one process
-            tasks.append(asyncio.create_task(lottery_loop(lottery.lottery_of_app(app), sweep_interval)))
+            tasks.append(asyncio.create_task(lottery_loop(hc.lottery, sweep_interval)))
         try:
             yield
         finally:
@@ -127,7 +127,7 @@ def create_app(
     app.state.keyring = hc.keyring
     app.state.settings = settings
     app.state.views = Views(store, hc.policy, floods=getattr(hc.guard, "floods", None),
-                            pending=decision_log.flush, clock=hc.clock)
+                            pending=decision_log.flush, clock=hc.clock, lottery=hc.lottery)
     app.state.verifier = verifier = KeyVerifier(store, settings.auth_failures_per_minute, settings.key_cache_s,
                                                 store_ok=health.ok)
     app.state.health = health

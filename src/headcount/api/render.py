@@ -20,6 +20,7 @@ STATUS = {
     Result.SOLD_OUT: 409,
     Result.EXISTS: 409,
     Result.BAD_STATE: 409,
+    Result.LOTTERY_POOL: 409,
     Result.ACTOR_LIMIT: 429,
     Result.DENIED: 403,
     Result.CHALLENGE: 428,
@@ -38,6 +39,7 @@ DETAIL = {
     Result.NOT_FOUND: "no such resource",
     Result.IDEMPOTENCY_MISMATCH: "this Idempotency-Key was used with a different request",
     Result.INVALID: "this looks mistyped: ask the person to correct it, then repeat the request",
+    Result.LOTTERY_POOL: "this pool is allocated by lottery: register; winners get their holds from the draw",
 }
 
 
@@ -72,8 +74,9 @@ def outcome_response(outcome: Outcome) -> Response:
     code = outcome.result.value.replace("_", "-")
     if "status" in body:  # the hold's state: the problem's `status` is the HTTP status (RFC 9457)
         body["hold_status"] = body.pop("status")
-    return problem_response(status, code, DETAIL[outcome.result], reasons=reasons, field=field,
-                            extra=body, headers=headers)
+    detail = body.pop("detail", None)  # an outcome may say why in its own words (a lottery pool's hold)
+    return problem_response(status, code, detail if isinstance(detail, str) else DETAIL[outcome.result],
+                            reasons=reasons, field=field, extra=body, headers=headers)
 
 
 def json_response(body: Any, status: int = 200) -> Response:

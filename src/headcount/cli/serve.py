@@ -36,10 +36,10 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
         with headcount.open(url, settings=settings) as hc:
             if demo:  # through the service's own wiring: identities stored as keyed hashes
                 past = DecisionLog(hc.store, hc.policy)
-                created = seed_demo(hc.ledger, on_decision=past.note)
+                created = seed_demo(hc.ledger, on_decision=past.note, lottery=hc.lottery)
                 past.flush()
                 key = create_key(hc.store, "staff")
-                live = LiveDemo(host, port, create_key(hc.store, "client"))
+                live = LiveDemo(host, port, create_key(hc.store, "client"), lottery=True)
                 click.echo(f"demo pools: {', '.join(created) or 'already there'}")
                 click.echo(f"staff API key (shown once): {key}")
                 click.echo(f"dashboard with exact figures: http://{host}:{port}/#key={key}")
@@ -49,8 +49,8 @@ def serve(store_url: str | None, host: str, port: int, workers: int, demo: bool,
     if demo:  # the story within a minute: a flood on the rally, a cart-hoarding group in the shop
         os.environ.setdefault("HEADCOUNT_DETECT_INTERVAL_S", "5")
         live.start()
-        click.echo("live demo: a flood of fake registrations on rally-tulsa and a"
-                   " cart-hoarding group in the shop, over the next minute")
+        click.echo("live demo: a flood of fake registrations on rally-tulsa, a cart-hoarding group in the"
+                   " shop and the town hall's lottery drawn at its close, over the next minute")
     click.echo(f"headcount on http://{host}:{port}  (store: {url}, workers: {workers})")
     uvicorn.run(
         "headcount.api.app:app_from_env",

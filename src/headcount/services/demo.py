@@ -3,7 +3,9 @@
 `seed_demo` creates the pools and replays hours of past registrations into them
 (real supporters and some fakes, so the rally's risk bands are not all empty),
 five earlier rallies with check-ins (what the headcount estimate learns from) and
-a follow ring for the detector.
+a follow ring for the detector, and a lottery pool (a town hall's free seats) with
+registrations that closes about half a minute after the seeding: the service draws it
+by itself during the live story.
 
 `LiveDemo` then plays the launch against the running server over its own HTTP API,
 as clients would, at a watchable pace (about a minute):
@@ -11,6 +13,8 @@ as clients would, at a watchable pace (about a minute):
 - from about 5 s, a **flood** of fake registrations (throwaway domains, invalid and
   virtual numbers, shared server networks, machine-made addresses, aliases of one
   mailbox) hits the rally for 25 s: the pool enters flood mode and the refusals pile up;
+- for the first 20 s, real supporters and fakes register for the town hall's lottery,
+  which the service draws at its `closes_at` (winners, waitlist, the estimate);
 - from about 3 s, a **cart-hoarding group** of activists holds every product of the
   campaign shop; the detector flags them, and their second round (from 25 s) gets
   short holds with the reason `coordinated_group`.
@@ -28,11 +32,15 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from headcount.services.holds import Ledger
 from headcount.simulate.rally import TACTICS, rally_population
 from headcount.store.base import ActionRequest
 from headcount.types import ActorInfo, LightThresholds, PoolSpec
+
+if TYPE_CHECKING:
+    from headcount.services.lottery import LotteryService
 
 log = logging.getLogger("headcount.demo")
 
@@ -42,6 +50,12 @@ SHOP = [("caps", "caps", 500), ("shirts", "shirts", 1_200), ("mugs", "mugs", 300
         ("hoodies", "hoodies", 250), ("badges", "badges", 2_000), ("totes", "tote bags", 400),
         ("stickers", "stickers", 3_000)]
 RALLY = "rally-tulsa"
+#: free seats by lottery: registrations first, the draw at `closes_at` (docs/lottery.md)
+LOTTERY = "townhall-lottery"
+LOTTERY_POOL = PoolSpec(LOTTERY, "Town hall, free seats by lottery", "event", 150, 2, 900)
+#: seeded registrations (real, fakes of each tactic), and how long after its creation (the
+#: seeding's last step, a few seconds) the window closes
+LOTTERY_PAST, LOTTERY_PAST_FAKES, LOTTERY_CLOSES_IN_S = 240, 6, 35.0
 
 DEMO_POOLS = [
     PoolSpec(RALLY, "Rally, 19,200-seat arena", "event", 19_200, 2, 900),
@@ -70,11 +84,13 @@ def _actor(r: object) -> ActorInfo:
 
 
 def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020,
-              on_decision: Callable[..., None] | None = None) -> list[str]:
+              on_decision: Callable[..., None] | None = None, lottery: LotteryService | None = None,
+              lottery_closes_in_s: float = LOTTERY_CLOSES_IN_S) -> list[str]:
     """Create the demo pools that do not exist yet and replay past registrations into them.
 
     `on_decision`: told of each guard decision (the service's decisions log), so the
-    past shows in the decision charts too."""
+    past shows in the decision charts too. `lottery`: the service's lottery (`Headcount.lottery`);
+    with it, the town hall's lottery pool, closing `lottery_closes_in_s` after the seeding."""
     created = []
     for spec in DEMO_POOLS:
         if ledger.create_pool(spec).ok:
@@ -113,6 +129,10 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020,
                 _seed_past(ledger, rng, spec, registrations, came, now - days_ago * 86400)
         if "rally-okc" in created:
             _seed_follows(ledger, rng, now, hours)
+        if lottery is not None:
+            ledger.on_decision = on_decision
+            if _seed_lottery(lottery, seed, lottery_closes_in_s):
+                created.append(LOTTERY)
     finally:
         ledger.clock = clock
         ledger.on_decision = told
@@ -158,6 +178,21 @@ def _seed_past(ledger: Ledger, rng: random.Random, spec: PoolSpec, registrations
                                                      start + 86400 + rng.random() * 7200, ((600, 3600),)))
 
 
+def _seed_lottery(lottery: LotteryService, seed: int, closes_in_s: float) -> bool:
+    """The town hall's lottery pool and its registrations so far; False when it exists already."""
+    from headcount.services.lottery import LotteryConfig
+
+    made = lottery.create_pool(LOTTERY_POOL, LotteryConfig(closes_at=time.time() + closes_in_s,
+                                                           confirm_within_s=3600))
+    if not made.ok:
+        return False
+    rng = random.Random(seed)
+    for person in rally_population(real=LOTTERY_PAST, fakes_per_tactic=LOTTERY_PAST_FAKES, seed=seed + 1,
+                                   start=time.time() - 3 * 3600):
+        lottery.register(LOTTERY, 2 if person.label == "fake" else rng.choice((1, 1, 2)), _actor(person))
+    return True
+
+
 # the live story ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Step:
@@ -169,6 +204,8 @@ class Step:
     who: str  # "real", "fake", "hoarder"
 
 
+#: registrations for the town hall's lottery in the first seconds: real and fake ones per second
+LOTTERY_LIVE = (20.0, 1.5, 2.5)
 #: the flood: (start, end) in seconds, fakes per second; real people per second all along
 FLOOD = (5.0, 30.0, 25.0)
 REAL_PER_S = 3.0
@@ -178,8 +215,9 @@ HOARD_ROUNDS = ((3.0, 15.0), (25.0, 38.0))  # each hoarder holds every product o
 LENGTH_S = 40.0
 
 
-def story(seed: int = 1592) -> list[Step]:
-    """The live demo's requests in time order (deterministic for a seed)."""
+def story(seed: int = 1592, lottery: bool = False) -> list[Step]:
+    """The live demo's requests in time order (deterministic for a seed); `lottery`: with
+    registrations for the town hall's lottery pool."""
     rng = random.Random(seed)
     people = rally_population(real=400, fakes_per_tactic=110, seed=seed, start=time.time())
     real = [p for p in people if p.label == "real" and p.tactic == "real"]
@@ -220,6 +258,13 @@ def story(seed: int = 1592) -> list[Step]:
                 steps.append(Step(when, f"shop-{sku}", rng.choice((2, 3)),
                                   {"id": f"cart-activist-{i}",
                                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}, False, "hoarder"))
+    if lottery:  # after the rest, from who is left, so the other steps stay as they were
+        until, real_rate, fake_rate = LOTTERY_LIVE
+        for rate, who, crowd in ((real_rate, "real", real), (fake_rate, "fake", fakes)):
+            t = rng.expovariate(rate)
+            while t < until and crowd:
+                steps.append(Step(t, LOTTERY, rng.choice((1, 2)), person(crowd.pop()), False, who))
+                t += rng.expovariate(rate)
     steps.sort(key=lambda s: s.at)
     return steps
 
@@ -228,11 +273,11 @@ class LiveDemo:
     """Plays `story()` against a running server over HTTP in a background thread."""
 
     def __init__(self, host: str, port: int, client_key: str, *, steps: list[Step] | None = None,
-                 ready_timeout_s: float = 60.0) -> None:
+                 ready_timeout_s: float = 60.0, lottery: bool = False) -> None:
         self.host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         self.port = port
         self.key = client_key
-        self.steps = story() if steps is None else steps
+        self.steps = story(lottery=lottery) if steps is None else steps
         self.ready_timeout_s = ready_timeout_s
         self.sent: dict[int, int] = {}  # status -> count
         self.started_at: float | None = None
@@ -289,7 +334,8 @@ class LiveDemo:
                 if delay > 0:
                     time.sleep(delay)
                 try:
-                    status, body = self._post(conn, f"/v1/pools/{step.pool_id}/holds",
+                    kind = "registrations" if step.pool_id == LOTTERY else "holds"
+                    status, body = self._post(conn, f"/v1/pools/{step.pool_id}/{kind}",
                                               {"quantity": step.quantity, "actor": step.actor})
                     self.sent[status] = self.sent.get(status, 0) + 1
                     if status == 201 and step.confirm:

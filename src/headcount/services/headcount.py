@@ -25,6 +25,7 @@ from headcount.estimate.prior import Prior
 from headcount.estimate.result import HeadcountEstimate
 from headcount.store.base import Store
 from headcount.store.turnout import TurnoutRow
+from headcount.types import Pool
 
 
 class UnknownPool(LookupError):
@@ -60,6 +61,24 @@ def _counts(bands: Bands, rows: list[TurnoutRow], with_check_ins: bool) -> BandC
     return BandCounts(reg, came if with_check_ins else None, sq)
 
 
+def learned_from(store: Store, pool: Pool, bands: Bands, now: float,
+                 history: Sequence[str] | None = None) -> tuple[tuple[str, ...], list[BandCounts]]:
+    """The earlier pools whose check-ins teach `pool`'s show-up rates, and their band counts.
+
+    `history` names them; by default every other pool of the same kind (event, stock) with
+    at least one check-in: a shop is not a rally. The one definition the headcount view and
+    the lottery's overbooking share, so a draw issues tickets on the estimate staff see."""
+    rows = store.pool_turnout(bands.edges, now, None if history is None else list(history))
+    by_pool: dict[str, list[TurnoutRow]] = {}
+    for row in rows:
+        if row.pool_id != pool.id:
+            by_pool.setdefault(row.pool_id, []).append(row)
+    used = sorted(p for p, prow in by_pool.items() if sum(r.checked_in for r in prow) > 0)
+    if history is None:
+        used = [p for p in used if (other := store.get_pool(p, now)) is not None and other.kind == pool.kind]
+    return tuple(used), [_counts(bands, by_pool[p], True) for p in used]
+
+
 def pool_headcount(store: Store, pool_id: str, *, history: Sequence[str] | None = None,
                    bands: Bands | None = None, prior: Prior | None = None, level: float = 0.9,
                    now: float | None = None) -> PoolHeadcount:
@@ -81,16 +100,9 @@ def pool_headcount(store: Store, pool_id: str, *, history: Sequence[str] | None 
             if store.get_pool(h, now) is None:
                 raise UnknownPool("history", h)
     own = store.pool_turnout(bands.edges, now, [pool_id])
-    past_rows = store.pool_turnout(bands.edges, now, history)
-    by_pool: dict[str, list[TurnoutRow]] = {}
-    for row in past_rows:
-        if row.pool_id != pool_id:
-            by_pool.setdefault(row.pool_id, []).append(row)
-    used = sorted(p for p, rows in by_pool.items() if sum(r.checked_in for r in rows) > 0)
-    if history is None:  # by default learn from pools of the same kind only: a shop is not a rally
-        used = [p for p in used if (other := store.get_pool(p, now)) is not None and other.kind == pool.kind]
+    used, past = learned_from(store, pool, bands, now, history)
     estimate = estimate_headcount(
-        _counts(bands, own, False), [_counts(bands, by_pool[p], True) for p in used],
+        _counts(bands, own, False), past,
         bands=bands, capacity=pool.capacity, level=level, prior=prior,
     )
-    return PoolHeadcount(pool_id, estimate, tuple(used), sum(r.checked_in for r in own))
+    return PoolHeadcount(pool_id, estimate, used, sum(r.checked_in for r in own))

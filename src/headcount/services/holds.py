@@ -31,6 +31,19 @@ if TYPE_CHECKING:
     from headcount.services.challenges import ChallengeRequired, ChallengeService
     from headcount.store.base import Store
 
+#: a pool this old without a lottery allocation is a first-come pool for good (a lottery pool's
+#: allocation is written in the call that makes the pool), so the answer may be remembered
+SETTLED_S = 60.0
+_REMEMBER = 100_000  # pools remembered either way, per process
+
+
+def lottery_refusal(pool_id: str) -> Outcome:
+    """The answer to a direct hold on a lottery pool: seats go only through registrations and the draw."""
+    detail = (f"pool {pool_id!r} is allocated by lottery: no direct holds; register (Headcount.register,"
+              f" POST /v1/pools/{pool_id}/registrations) and winners get their holds from the draw")
+    return Outcome(Result.LOTTERY_POOL, {"pool_id": pool_id, "field": "pool_id", "reasons": ["lottery_pool"],
+                                         "registrations": f"/v1/pools/{pool_id}/registrations", "detail": detail})
+
 
 class Ledger:
     """Pools and holds with no oversell, per-person limits and short holds."""
@@ -56,6 +69,9 @@ class Ledger:
         self.challenges = challenges
         #: double opt-in (`[graph] confirm_requires_verified`): only a verified person confirms
         self.confirm_requires_verified = confirm_requires_verified
+        # what this process knows of pools' allocation (a pool's mode never changes)
+        self._lottery_pools: set[str] = set()
+        self._first_come: set[str] = set()
 
     def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
         return self.store.create_pool(spec, self.clock(), idem)
@@ -65,6 +81,31 @@ class Ledger:
 
     def pools(self) -> list[Pool]:
         return self.store.list_pools(self.clock())
+
+    def _known_lottery(self, pool_id: str) -> bool | None:
+        """True/False when this process already knows the pool's mode, None when it must ask the store."""
+        if pool_id in self._first_come:
+            return False
+        return True if pool_id in self._lottery_pools else None
+
+    def _ask_lottery(self, pool_id: str, now: float) -> bool:
+        """Whether the pool is allocated by lottery (read from the store, then remembered)."""
+        if self.store.get_allocation(pool_id) is not None:
+            if len(self._lottery_pools) >= _REMEMBER:
+                self._lottery_pools.clear()
+            self._lottery_pools.add(pool_id)
+            return True
+        pool = self.store.get_pool(pool_id, now)
+        if pool is not None and pool.created_at < now - SETTLED_S:
+            if len(self._first_come) >= _REMEMBER:
+                self._first_come.clear()
+            self._first_come.add(pool_id)
+        return False
+
+    def is_lottery(self, pool_id: str) -> bool:
+        """A lottery pool takes no direct holds: its seats go through registrations and the draw."""
+        known = self._known_lottery(pool_id)
+        return known if known is not None else self._ask_lottery(pool_id, self.clock())
 
     def _decide(
         self, pool_id: str, quantity: int, actor: ActorInfo, now: float,
@@ -138,8 +179,13 @@ class Ledger:
         challenge_token: str | None = None,
         owner: str | None = None,
     ) -> Outcome:
-        """`owner`: the client the hold belongs to (others find no such hold); None: the operator."""
+        """`owner`: the client the hold belongs to (others find no such hold); None: the operator.
+
+        A lottery pool answers `Result.LOTTERY_POOL` before the guard is asked (nothing is
+        counted): its seats go only through registrations and the draw."""
         now = self.clock()
+        if self.is_lottery(pool_id):
+            return lottery_refusal(pool_id)
         request = self._decide(pool_id, quantity, actor, now, challenge_token, idem)
         if isinstance(request, Outcome):
             return request
@@ -158,6 +204,11 @@ class Ledger:
     ) -> Outcome:
         """`hold` for the async HTTP service."""
         now = self.clock()
+        known = self._known_lottery(pool_id)
+        if known is None:
+            known = await self.store.aread(lambda: self._ask_lottery(pool_id, now))
+        if known:
+            return lottery_refusal(pool_id)
         request = await self._adecide(pool_id, quantity, actor, now, challenge_token, idem)
         if isinstance(request, Outcome):
             return request

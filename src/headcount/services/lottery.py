@@ -23,13 +23,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from headcount.allocation.draw import Draw, Entry, commitment, first_difference, new_seed, run_draw
 from headcount.allocation.overbook import DEFAULT_RISK, tickets
 from headcount.allocation.vetting import vet
-from headcount.estimate import BandCounts, Bands, count_registrations
+from headcount.estimate import Bands, count_registrations, estimate_headcount
 from headcount.policy import Policy
+from headcount.services.headcount import learned_from
 from headcount.services.holds import Ledger
 from headcount.signals import analyze_phone
 from headcount.signals.typos import Typo
@@ -109,6 +108,8 @@ class LotteryService:
         self.flagged = flagged or frozenset
         self.clock = clock
         self.detect = detect
+        #: pool id -> (registrations counted, when, the forecast): the dashboard asks every 2 s
+        self._forecasts: dict[str, tuple[int, float, dict[str, Any]]] = {}
 
     # pools ------------------------------------------------------------------------------------
     def create_pool(self, spec: PoolSpec, config: LotteryConfig, idem: IdempotencyKey | None = None) -> Outcome:
@@ -191,6 +192,10 @@ class LotteryService:
         score = self.policy.score_of(self.policy.weight(static))
         band = self.policy.band(score)
         risk = {"score": round(score, 4), "reasons": static}
+        if self.ledger.on_decision is not None:  # the dashboard counts registrations' decisions as judged here
+            self.ledger.on_decision(pool_id, "register", Decision(
+                decision.actor_key, score, tuple(static), allow=not (band.deny or band.challenge),
+                actor_cap=band.actor_cap, extra={"band": band.name}, challenge=band.challenge), now)
         if band.deny or band.challenge:
             for name, fixable in FIXABLE.items():  # refused only for what may be a typo: say which field
                 hit = [r for r in static if r in fixable]
@@ -263,26 +268,6 @@ class LotteryService:
         return registration_view(r, self.clock(), staff)
 
     # the draw --------------------------------------------------------------------------------------
-    def _history(self, pool_id: str, kind: str, now: float) -> list[BandCounts]:
-        rows = self.store.pool_turnout(self.bands.edges, now, None)
-        by_pool: dict[str, list[Any]] = {}
-        for row in rows:
-            if row.pool_id != pool_id:
-                by_pool.setdefault(row.pool_id, []).append(row)
-        out = []
-        n = len(self.bands)
-        for p, prow in sorted(by_pool.items()):
-            other = self.store.get_pool(p, now)
-            if other is None or other.kind != kind or sum(r.checked_in for r in prow) <= 0:
-                continue
-            reg, sq, came = np.zeros(n), np.zeros(n), np.zeros(n)
-            for r in prow:
-                reg[r.band] += r.seats
-                sq[r.band] += r.sum_sq
-                came[r.band] += r.checked_in
-            out.append(BandCounts(reg, came, sq))
-        return out
-
     def compute_draw(self, pool_id: str, now: float) -> tuple[dict[str, Any], dict[str, tuple[str, int | None, str | None]],
                                                               list[Win]] | None:
         """The draw for a closed pool, computed (not written)."""
@@ -296,8 +281,10 @@ class LotteryService:
         vetted = vet(regs, persons, flagged, self.policy, detect=self.detect)
         preliminary = run_draw(pool_id, a.seed, vetted.entries, 0)
         by_id = {r.id: r for r in regs}
+        # the show-up rates come from earlier pools' check-ins, as in the pool's headcount view
+        learned, history = learned_from(self.store, pool, self.bands, now)
         ob = tickets(a.capacity, [by_id[i].quantity for i in preliminary.order],
-                     [by_id[i].risk_score for i in preliminary.order], self._history(pool_id, pool.kind, now),
+                     [by_id[i].risk_score for i in preliminary.order], history,
                      bands=self.bands, risk=a.overbook_risk,
                      pool=count_registrations(self.bands, [r.risk_score for r in regs], [r.quantity for r in regs]))
         draw = run_draw(pool_id, a.seed, vetted.entries, ob.tickets)
@@ -313,7 +300,8 @@ class LotteryService:
                 statuses[e.registration_id] = ("waitlisted", position[e.registration_id], None)
         wins = [Win(rid, by_id[rid].quantity, by_id[rid].actor_key, by_id[rid].risk_score, by_id[rid].owner)
                 for rid in draw.winners]
-        record = {**draw.to_dict(), "capacity": a.capacity, "overbooking": ob.to_dict(), "refused": refused,
+        record = {**draw.to_dict(), "capacity": a.capacity, "overbooking": {**ob.to_dict(), "history": list(learned)},
+                  "refused": refused,
                   "detected_persons": vetted.detected, "registrations": len(regs),
                   "seats_won": sum(w.quantity for w in wins)}
         return record, statuses, wins
@@ -360,6 +348,57 @@ class LotteryService:
     def verify(self, pool_id: str, commitment_seen: str | None = None) -> str | None:
         """None when the stored draw recomputes and matches the store; else the first difference."""
         return verify_store(self.store, pool_id, commitment_seen)
+
+    # the dashboard ------------------------------------------------------------------------------
+    def dashboard(self, pool_id: str, now: float) -> dict[str, Any] | None:
+        """A lottery pool for staff at a glance: registrations, wins, waitlist and the estimate the
+        draw issues tickets on (before the draw, the same estimate over the registrations so far)."""
+        a = self.store.get_allocation(pool_id)
+        if a is None:
+            return None
+        counts = self.store.registration_counts(pool_id)
+
+        def part(*statuses: str) -> dict[str, int]:
+            return {"registrations": sum(counts.get(s, (0, 0))[0] for s in statuses),
+                    "seats": sum(counts.get(s, (0, 0))[1] for s in statuses)}
+
+        everyone = part(*counts)
+        body: dict[str, Any] = {
+            "state": "drawn" if a.draw else ("closed" if a.closed or now >= a.closes_at else "open"),
+            "closes_at": a.closes_at, "drawn_at": a.drawn_at, "capacity": a.capacity,
+            "overbook_risk": a.overbook_risk, "registered": everyone, "won": part("won", "confirmed"),
+            "waitlisted": part("waitlisted"), "refused": part("refused"), "lapsed": part("lapsed")}
+        if a.draw:
+            ob = a.draw.get("overbooking") or {}
+            body["estimate"] = {"when": "draw", "tickets": a.draw.get("tickets"),
+                                **{k: ob.get(k) for k in ("expected_attendance", "interval", "p_over_capacity",
+                                                          "method", "history_pools", "reason")}}
+            body["refused_by_reason"] = a.draw.get("refused") or {}
+        else:
+            body["estimate"] = self._forecast(pool_id, a, everyone["registrations"], now)
+        return body
+
+    def _forecast(self, pool_id: str, a: AllocationRecord, n: int, now: float) -> dict[str, Any]:
+        """Expected real attendance if every registration so far won (recomputed at most every 10 s)."""
+        cached = self._forecasts.get(pool_id)
+        if cached is not None and (cached[0] == n or now - cached[1] < 10):
+            return cached[2]
+        pool = self.store.get_pool(pool_id, now)
+        regs = self.store.registrations(pool_id)
+        learned, history = learned_from(self.store, pool, self.bands, now) if pool else ((), [])
+        est = estimate_headcount(count_registrations(self.bands, [r.risk_score for r in regs],
+                                                     [r.quantity for r in regs]),
+                                 history, bands=self.bands, capacity=a.capacity)
+        source = (f"show-up rates learned from {est.history_pools} earlier pool(s) with check-ins"
+                  if est.method == "history" else "no earlier check-ins: the model's prior (wide on purpose)")
+        out = {"when": "forecast", "tickets": None, "expected_attendance": est.expected_real,
+               "interval": list(est.interval), "p_over_capacity": est.p_over_capacity, "method": est.method,
+               "history_pools": est.history_pools,
+               "reason": (f"if all {sum(r.quantity for r in regs)} registered seats won, about {est.expected_real}"
+                          f" real people would come ({est.interval[0]}–{est.interval[1]}); {source}. The draw"
+                          f" issues as many tickets as keep P(attendance > {a.capacity}) <= {a.overbook_risk:.0%}")}
+        self._forecasts[pool_id] = (n, now, out)
+        return out
 
     # the loop's work ----------------------------------------------------------------------------
     def run_due(self) -> int:

@@ -25,6 +25,7 @@ from headcount.estimate import Bands
 from headcount.policy import Band, Policy
 from headcount.services.decisions import ACTION_SCOPE, OUTCOMES, REFUSALS
 from headcount.services.headcount import PoolHeadcount, pool_headcount
+from headcount.services.lottery import LotteryService
 from headcount.store.base import Store
 from headcount.store.blocks import StoredBlock
 from headcount.store.decisions import BUCKET_S, DecisionCount, SeatRow
@@ -157,8 +158,11 @@ class Views:
     """The views over one store and policy; `floods` is the guard's `FloodWatch` when there is one."""
 
     def __init__(self, store: Store, policy: Policy, *, floods: Any = None,
-                 pending: Callable[[], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 pending: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
+                 lottery: LotteryService | None = None) -> None:
         self.store = store
+        #: lottery pools' registrations, wins, waitlist and estimate (the service's `Headcount.lottery`)
+        self.lottery = lottery
         self.policy = policy
         self.bands = Bands.from_policy(policy)
         self.floods = floods
@@ -338,14 +342,20 @@ class Views:
             last_seat = max((s.bucket + BUCKET_S for s in seats if s.pool_id == p.id), default=None)
             activity = max(v for v in (decisions["last_ts"], last_seat, p.created_at) if v is not None)
             until = now if not finished else activity
-            out.append({
+            view: dict[str, Any] = {
                 **p.staff_view(), "name": p.name, "kind": p.kind,
                 "status": "finished" if finished else "live",
                 "active": (now - activity) < ACTIVE_S, "last_activity": iso(activity),
                 "headcount": hc, "decisions": decisions, "flood": flood.to_dict(),
                 "timeline": self.timeline(counts, seats, p.id, until),
                 "groups": [g["id"] for g in groups if p.id in g["pools"]],
-            })
+            }
+            lottery = self.lottery.dashboard(p.id, now) if self.lottery is not None else None
+            if lottery is not None:
+                lottery["closes_at"] = iso(lottery["closes_at"])
+                lottery["drawn_at"] = iso(lottery["drawn_at"]) if lottery["drawn_at"] else None
+                view["lottery"] = lottery
+            out.append(view)
         out.sort(key=lambda v: (v["status"] == "finished", not v["flood"]["on"], not v["active"],
                                 -_seconds(v["last_activity"])))  # type: ignore[operator]
         return out, groups

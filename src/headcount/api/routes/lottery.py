@@ -42,14 +42,8 @@ DETAIL = {
 
 
 def lottery_of_app(app: Any) -> LotteryService:
-    """The app's lottery service (made on first use over the app's `Headcount`)."""
-    service: LotteryService | None = getattr(app.state, "lottery", None)
-    if service is None:
-        hc = app.state.headcount
-        service = getattr(hc, "lottery", None) or LotteryService(
-            hc.store, hc.ledger, policy=hc.policy, bands=hc.bands, flagged=lambda: hc.groups.members,
-            clock=hc.clock)
-        app.state.lottery = service
+    """The app's lottery service: its `Headcount`'s, the one a library user gets (no second wiring)."""
+    service: LotteryService = app.state.headcount.lottery
     return service
 
 

@@ -130,10 +130,45 @@ function headline(p) {
     el("div", { class: "figure" }, el("b", { class: "nowrap" }, el("span", { "data-testid": "hc-lo" }, fmt(lo)), "–",
                                       el("span", { "data-testid": "hc-hi" }, fmt(hi))),
        el("span", {}, `${Math.round(100 * h.level)}% interval`)),
-    figure(p.kind === "stock" ? "items in carts or sold" : "seats registered", fmt(h.registered), "hc-registered"),
-    figure("capacity", fmt(p.capacity), "capacity")));
+    figure(p.kind === "stock" ? "items in carts or sold" : p.lottery ? "seats won (held or confirmed)" : "seats registered",
+           fmt(h.registered), "hc-registered"),
+    figure(p.lottery ? "tickets issued" : "capacity", fmt(p.capacity), "capacity")));
   box.append(headcountChart(h));
   box.append(el("p", { class: "why", "data-testid": "hc-why" }, h.why));
+  return box;
+}
+
+// A lottery pool: registrations, wins, waitlist, and the estimate the draw issues tickets on.
+function lotteryPart(p) {
+  const l = p.lottery;
+  const est = l.estimate || {};
+  const state = l.state === "drawn" ? `drawn ${l.drawn_at ? clock(l.drawn_at) : ""}`
+    : l.state === "closed" ? "closed, drawing" : `registration open until ${clock(l.closes_at)}`;
+  const box = el("div", { class: "lottery", "data-testid": "lottery", "data-state": l.state });
+  box.append(el("h4", {}, "Lottery ", el("span", { class: "sub inline", "data-testid": "lottery-state" }, state)));
+  const seats = (part) => `${fmt(part.seats)} seat${part.seats === 1 ? "" : "s"}`;
+  box.append(el("div", { class: "figures" },
+    el("div", { class: "figure" }, el("b", { "data-testid": "lottery-registered" }, fmt(l.registered.registrations)),
+       el("span", {}, `registrations · ${seats(l.registered)}`)),
+    el("div", { class: "figure" }, el("b", { "data-testid": "lottery-won" }, fmt(l.won.registrations)),
+       el("span", {}, `wins · ${seats(l.won)}`)),
+    el("div", { class: "figure" }, el("b", { "data-testid": "lottery-waitlisted" }, fmt(l.waitlisted.registrations)),
+       el("span", {}, `waitlist · ${seats(l.waitlisted)}`)),
+    el("div", { class: "figure" }, el("b", { "data-testid": "lottery-refused" }, fmt(l.refused.registrations)),
+       el("span", {}, "refused at the draw"))));
+  if (est.expected_attendance !== undefined && est.expected_attendance !== null) {
+    const [lo, hi] = est.interval || [est.expected_attendance, est.expected_attendance];
+    const tickets = est.tickets === null || est.tickets === undefined ? ""
+      : ` · ${fmt(est.tickets)} tickets for ${fmt(l.capacity)} places`;
+    box.append(el("p", { class: "estimate" },
+      el("b", {}, est.when === "draw" ? "Expected at the door: " : "Forecast if all won: "),
+      el("span", { "data-testid": "lottery-expected" }, fmt(est.expected_attendance)),
+      ` real people (${fmt(lo)}–${fmt(hi)})${tickets}` +
+      (est.p_over_capacity === null || est.p_over_capacity === undefined ? ""
+        : ` · P(over capacity) ${(100 * est.p_over_capacity).toFixed(1)}%`)));
+    box.append(el("p", { class: "why", "data-testid": "lottery-why" }, est.reason || ""));
+  }
+  if (l.lapsed.registrations) box.append(el("p", { class: "sub" }, `${fmt(l.lapsed.registrations)} wins lapsed or declined, passed down the waitlist`));
   return box;
 }
 
@@ -262,6 +297,7 @@ function cardParts(p, groups, outcomeWords) {
        el("span", { class: "name" }, p.name), floodBadge(p.flood)),
     el("p", { class: "meta" }, `${p.id} · ${p.kind === "stock" ? "stock" : "event"} · ${fmt(p.held)} held, ` +
        `${fmt(p.confirmed)} confirmed, ${fmt(p.available)} available · last activity ${clock(p.last_activity)}`),
+    p.lottery ? lotteryPart(p) : null,
     headline(p), decisionsPart(p, outcomeWords), groupsPart(p, groups), timelinePart(p, outcomeWords),
   ].filter(Boolean);
 }
