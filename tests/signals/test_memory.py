@@ -10,21 +10,9 @@ from headcount.core import Headcount
 from headcount.settings import Settings
 from headcount.store.base import Store
 from headcount.types import ActorInfo, PoolSpec, Result
+from tests.signals._world import T0, Clock, letters
 
-T0 = 1_800_000_000.0
 MEMORY = {"abandoned_holds", "abandoned_repeatedly"}
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def letters(uid: str) -> str:
-    return uid.translate(str.maketrans("0123456789", "ghijklmnop"))
 
 
 def reasons(out: object) -> set[str]:

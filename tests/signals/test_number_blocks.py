@@ -17,24 +17,12 @@ from headcount.policy import Policy, PolicyError
 from headcount.settings import Settings
 from headcount.store.base import Store
 from headcount.types import ActorInfo, PoolSpec, Result
+from tests.signals._world import T0, Clock, letters
 
-T0 = 1_800_000_000.0
 DEFAULT_POLICY = (resources.files("headcount.policy") / "default.toml").read_text("utf-8")
 BLOCK_REASONS = {"identity_fanout_block", "velocity_phone_block"}
 FIRST = ["anna", "lena", "paul", "jonas", "mia", "ben", "emma", "noah", "lea", "finn", "clara", "emil"]
 LAST = ["meyer", "schulz", "wagner", "becker", "hoffmann", "koch", "richter", "klein", "wolf", "braun"]
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def letters(uid: str) -> str:
-    return uid.translate(str.maketrans("0123456789", "ghijklmnop"))
 
 
 def person(rng: random.Random, uid: str, i: int, number: str) -> ActorInfo:

@@ -9,27 +9,14 @@ from headcount.core import Headcount
 from headcount.settings import Settings
 from headcount.store.base import Store
 from headcount.types import ActorInfo, PoolSpec, Result
+from tests.signals._world import T0, Clock, letters
 
-T0 = 1_800_000_000.0
 AGENT = "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 Chrome/131.0 Mobile Safari/537.36"
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def nat_address(uid: str) -> str:
     """One carrier-NAT address of this test's own, so tests sharing a database never count together."""
     return f"81.{int(uid[:2], 16)}.{int(uid[2:4], 16)}.17"
-
-
-def surname(uid: str) -> str:
-    """A surname of this test's own: mailboxes shared across runs on one database never meet."""
-    return uid.translate(str.maketrans("0123456789", "ghijklmnop")).capitalize()
 
 
 def test_refused_fakes_do_not_use_up_a_carrier_nat(store: Store, uid: str) -> None:
@@ -47,7 +34,7 @@ def test_refused_fakes_do_not_use_up_a_carrier_nat(store: Store, uid: str) -> No
     served, velocity = 0, 0
     for i in range(60):  # then real people through the same address, each with a phone of their own
         clock.now = T0 + 120 + 5 * i
-        real = ActorInfo(email=f"lena.{surname(uid)}{i}@gmail.com", device=f"phone-{uid}-{i}", ip=ip,
+        real = ActorInfo(email=f"lena.{letters(uid).capitalize()}{i}@gmail.com", device=f"phone-{uid}-{i}", ip=ip,
                          user_agent=f"{AGENT} build/{i}")
         out = hc.hold(pool, 1, real)
         served += out.result is Result.HELD
