@@ -18,14 +18,14 @@ WINDOW = 1000.0
 events = st.lists(st.tuples(st.integers(0, 7), st.integers(0, 7), st.integers(0, 3000)), max_size=80)
 
 
-def batch_graph(log: list[tuple[int, int, int]], now: float) -> dict[int, dict[int, float]]:
+def batch_graph(log: list[tuple[int, int, int]], now: float) -> dict[int, dict[int, int]]:
     """The window's distinct pairs as the peel's graph, built from scratch."""
-    adj: dict[int, dict[int, float]] = {}
+    adj: dict[int, dict[int, int]] = {}
     for a, t, ts in log:
         if now - WINDOW <= ts:
             u, v = 2 * a, 2 * t + 1
-            adj.setdefault(u, {})[v] = 1.0
-            adj.setdefault(v, {})[u] = 1.0
+            adj.setdefault(u, {})[v] = 1
+            adj.setdefault(v, {})[u] = 1
     return adj
 
 

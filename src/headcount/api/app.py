@@ -99,6 +99,7 @@ def create_app(
             if settings.stream_interval_s:  # new actions into candidate blocks within seconds
                 stream = StreamThread(watch, leadership, settings.stream_interval_s)
                 stream.start()
+        app.state.stream = stream
         tasks.append(asyncio.create_task(flusher(decision_log)))
         if sweep_interval:  # lottery draws at closes_at and the waitlist's pass-down, in one process
             tasks.append(asyncio.create_task(lottery_loop(lottery.lottery_of_app(app), sweep_interval)))

@@ -39,34 +39,58 @@ from headcount.detect.log import ActionLog
 from headcount.detect.scoring import LN10, Background, log_choose, poisson_surprise
 
 
-def _peel(adj: dict[int, dict[int, float]], vertices: Iterable[int]) -> tuple[list[int], list[float]]:
-    """Greedy peel of the subgraph on `vertices`: (order, each vertex's degree when peeled)."""
+def _peel(adj: dict[int, dict[int, int]], vertices: Iterable[int]) -> tuple[list[int], list[int]]:
+    """Greedy peel of the subgraph on `vertices`: (order, each vertex's degree when peeled).
+
+    Degrees are integers, so the queue is a bucket per degree (a heap of ids each, for
+    the smallest-id tie-break), the current bucket only ever stepping down by a change."""
     alive = set(vertices)
-    degree = {v: sum(w for u, w in adj[v].items() if u in alive) for v in alive}
-    heap = [(d, v) for v, d in degree.items()]
-    heapq.heapify(heap)
+    degree: dict[int, int] = {}
+    buckets: dict[int, list[int]] = {}
+    for v in alive:
+        nb = adj[v]
+        d = sum(nb[u] for u in nb.keys() & alive)
+        degree[v] = d
+        buckets.setdefault(d, []).append(v)
+    for bucket in buckets.values():
+        heapq.heapify(bucket)
     order: list[int] = []
-    peeled: list[float] = []
-    while heap:
-        d, v = heapq.heappop(heap)
-        if v not in alive or degree[v] != d:
+    peeled: list[int] = []
+    cur = min(buckets, default=0)
+    top = max(buckets, default=0)
+    pop, push = heapq.heappop, heapq.heappush
+    while alive:
+        bucket = buckets.get(cur)
+        if not bucket:
+            cur += 1
+            if cur > top:
+                break
+            continue
+        v = pop(bucket)
+        if v not in alive or degree[v] != cur:
             continue  # a stale entry: the vertex's degree fell since
         alive.discard(v)
         order.append(v)
-        peeled.append(d)
+        peeled.append(cur)
         for u, w in adj[v].items():
             if u in alive:
                 du = degree[u] = degree[u] - w
-                heapq.heappush(heap, (du, u))
+                b = buckets.get(du)
+                if b is None:
+                    buckets[du] = [u]
+                else:
+                    push(b, u)
+                if du < cur:
+                    cur = du
     return order, peeled
 
 
-def peel_static(adj: dict[int, dict[int, float]]) -> tuple[list[int], list[float]]:
+def peel_static(adj: dict[int, dict[int, int]]) -> tuple[list[int], list[int]]:
     """The whole graph peeled from scratch (what `IncrementalPeel` must agree with)."""
     return _peel(adj, [v for v, nb in adj.items() if nb])
 
 
-def densest_state(peeled: np.ndarray, total: float) -> tuple[int, float]:
+def densest_state(peeled: np.ndarray, total: int) -> tuple[int, float]:
     """(the step whose remaining vertices are densest, that density in edges per vertex)."""
     n = peeled.size
     if n == 0:
@@ -78,36 +102,36 @@ def densest_state(peeled: np.ndarray, total: float) -> tuple[int, float]:
 
 
 class IncrementalPeel:
-    """Charikar's greedy peel of an undirected weighted graph, updated under edge changes."""
+    """Charikar's greedy peel of an undirected graph (integer edge weights), updated under edge changes."""
 
     def __init__(self) -> None:
-        self.adj: dict[int, dict[int, float]] = {}
+        self.adj: dict[int, dict[int, int]] = {}
         self.order: list[int] = []
         self.pos: dict[int, int] = {}
         self._peeled = np.empty(0)
         self._ids = np.empty(0, dtype=np.int64)
-        self.total = 0.0
+        self.total = 0
         self._dirty: set[int] = set()
         #: vertices peeled again at the last refresh (the rest of the sequence was kept)
         self.repeeled = 0
 
-    def add(self, u: int, v: int, w: float = 1.0) -> None:
+    def add(self, u: int, v: int, w: int = 1) -> None:
         if u == v:
             return
         for a, b in ((u, v), (v, u)):
             nb = self.adj.setdefault(a, {})
-            nb[b] = nb.get(b, 0.0) + w
+            nb[b] = nb.get(b, 0) + w
         self.total += w
         self._dirty.add(u)
         self._dirty.add(v)
 
-    def remove(self, u: int, v: int, w: float = 1.0) -> None:
+    def remove(self, u: int, v: int, w: int = 1) -> None:
         if v not in self.adj.get(u, {}):
             return
         for a, b in ((u, v), (v, u)):
             nb = self.adj[a]
             left = nb[b] - w
-            if left <= 1e-12:
+            if left <= 0:
                 del nb[b]
                 if not nb:
                     del self.adj[a]
@@ -117,13 +141,13 @@ class IncrementalPeel:
         self._dirty.add(u)
         self._dirty.add(v)
 
-    def _undercut(self, c: int, nb: dict[int, float], hi: int) -> int:
+    def _undercut(self, c: int, nb: dict[int, int], hi: int) -> int:
         """The first step before `hi` at which `c` (new degree) would be peeled instead, else `hi`."""
         n = len(self.order)
         steps = sorted((self.pos.get(y, n), w) for y, w in nb.items())
         d = sum(w for _, w in steps)
         lo = 0
-        for q, w in [*steps, (n, 0.0)]:
+        for q, w in [*steps, (n, 0)]:
             top = min(q + 1, hi)  # neighbour at step q still counts at step q
             if lo < top:
                 seg, ids = self._peeled[lo:top], self._ids[lo:top]
@@ -165,8 +189,8 @@ class IncrementalPeel:
         best, density = densest_state(self._peeled, self.total)
         return self.order[best:], density
 
-    def peeled(self) -> list[float]:
-        return self._peeled.tolist()
+    def peeled(self) -> list[int]:
+        return [int(d) for d in self._peeled.tolist()]
 
 
 @dataclass
@@ -262,8 +286,24 @@ class SlidingGraph:
         """The densest part of the window, scored against independent pairing."""
         self.peel.refresh()
         members, density = self.peel.densest()
-        if not members:
-            return None
+        return self._dense(members, density) if members else None
+
+    def candidates(self, k: int = 3, min_score: float = 2.0) -> list[Dense]:
+        """The densest part (incremental) and, while each one found is unlikely by chance, the
+        densest of what is left without it (peeled afresh), up to `k` parts."""
+        first = self.candidate()
+        out = [] if first is None else [first]
+        taken: set[int] = set() if first is None else set(self.peel.order[-(first.actors.size + first.targets.size):])
+        while out and len(out) < k and out[-1].score >= min_score:
+            order, peeled = _peel(self.peel.adj, [v for v in self.peel.adj if v not in taken])
+            if not order:
+                break
+            best, density = densest_state(np.asarray(peeled, dtype=np.float64), sum(peeled))
+            out.append(self._dense(order[best:], density))
+            taken.update(order[best:])
+        return out
+
+    def _dense(self, members: list[int], density: float) -> Dense:
         vertices = np.asarray(members, dtype=np.int64)
         actors, targets = np.sort(vertices[vertices % 2 == 0] // 2), np.sort(vertices[vertices % 2 == 1] // 2)
         inside = set(targets.tolist())

@@ -20,6 +20,7 @@ attribute (a frozenset swapped whole): never store I/O, never a lock.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -92,6 +93,7 @@ class Vocabulary:
 
 COLUMNS = ("actor", "target", "ip", "device", "verb")
 STREAM_OVERLAP = 0.5  # a streamed block sharing this share of its members with a full-pass one is that one
+STREAM_CANDIDATES = 3  # dense parts of the window the stream follows at once
 REJUDGE_S = 1.0  # a changed stream candidate is judged again at most this often
 
 
@@ -124,7 +126,7 @@ class GroupWatch:
         self._streamed: list[StoredBlock] = []  # the stream's blocks that held
         self._published: tuple[tuple[str, tuple[str, ...]], ...] | None = None
         self._dismissed: list[Dismissal] = []
-        self._judged: tuple[frozenset[int], frozenset[int]] | None = None
+        self._judged: tuple[tuple[frozenset[int], frozenset[int], int], ...] | None = None
         self._judged_at = -np.inf
         #: what the last stream round did: events read, seconds, the newest event's age
         self.stream_stats: dict[str, Any] = {}
@@ -224,22 +226,25 @@ class GroupWatch:
         began = time.perf_counter()
         added = self.collect()
         with self._lock:  # the full pass's collect changes the graph too
-            dense = self.graph.candidate()
+            dense = self.graph.candidates(STREAM_CANDIDATES, self.min_score)
+        passing = [d for d in dense if d.score >= self.min_score and d.actors.size >= 3 and d.targets.size >= 2]
+        # the same members with a tenth more pairs are judged again too: the stored block's
+        # figures (events, score, window) follow the ring as it forms
+        key = tuple((frozenset(d.actors.tolist()), frozenset(d.targets.tolist()),
+                     int(math.log(d.edges) / math.log(1.1))) for d in passing)
         judged = False
-        if dense is None or dense.score < self.min_score or dense.actors.size < 3 or dense.targets.size < 2:
+        if not passing:
             self._streamed, self._judged = [], None
-        else:
-            key = (frozenset(dense.actors.tolist()), frozenset(dense.targets.tolist()))
-            if key != self._judged and time.perf_counter() - self._judged_at >= REJUDGE_S:
-                found = judge_groups(self.window_log(), [(dense.actors, dense.targets)], top=1,
-                                     min_score=self.min_score)
-                now = self.clock()
-                self._streamed = [self._stored(b, now) for b in found.blocks]
-                self._judged, self._judged_at, judged = key, time.perf_counter(), True
+        elif key != self._judged and time.perf_counter() - self._judged_at >= REJUDGE_S:
+            found = judge_groups(self.window_log(), [(d.actors, d.targets) for d in passing],
+                                 top=len(passing), min_score=self.min_score)
+            now = self.clock()
+            self._streamed = [self._stored(b, now) for b in found.blocks]
+            self._judged, self._judged_at, judged = key, time.perf_counter(), True
         stored = self._publish()
         newest = float(self._ts.max()) if self._ts.size else None
         self.stream_stats = {"read": added, "events": len(self.graph), "repeeled": self.graph.peel.repeeled,
-                             "judged": judged, "candidate_score": None if dense is None else round(dense.score, 2),
+                             "judged": judged, "candidate_scores": [round(d.score, 2) for d in dense],
                              "seconds": round(time.perf_counter() - began, 4),
                              "late_dropped": self.graph.dropped_late,
                              "newest_event_age_s": None if newest is None else round(self.clock() - newest, 3)}
