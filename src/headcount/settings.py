@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     auth_failures_per_minute: int = Field(20, ge=1)
     #: seconds between detection runs in the service (0 turns detection off)
     detect_interval_s: float = Field(60.0, ge=0)
+    #: seconds between rounds of streaming detection (new actions into candidate blocks; 0: off)
+    stream_interval_s: float = Field(0.5, ge=0, le=60)
     #: "signals" (the product) or "identity" (persons without risk, for comparisons)
     guard: Literal["signals", "identity"] = "signals"
     #: the region for phone numbers written without a country code (ISO 3166 alpha-2)

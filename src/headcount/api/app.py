@@ -38,6 +38,7 @@ from headcount.core import Headcount
 from headcount.core import open as headcount_open
 from headcount.guard.identity import Guard
 from headcount.privacy.keyring import KeyRing
+from headcount.services.background import StreamThread
 from headcount.services.background import detector as _detector
 from headcount.services.background import sweeper as _sweeper
 from headcount.services.decisions import DecisionLog, flusher
@@ -91,14 +92,22 @@ def create_app(
         if sweep_interval:
             tasks.append(asyncio.create_task(
                 _sweeper(ledger, sweep_interval, settings.contact_retention_days * 86400)))
+        stream = None
         if detect_interval:
-            tasks.append(asyncio.create_task(_detector(watch, Leadership(store), detect_interval)))
+            leadership = Leadership(store)
+            tasks.append(asyncio.create_task(_detector(watch, leadership, detect_interval)))
+            if settings.stream_interval_s:  # new actions into candidate blocks within seconds
+                stream = StreamThread(watch, leadership, settings.stream_interval_s)
+                stream.start()
+        app.state.stream = stream
         tasks.append(asyncio.create_task(flusher(decision_log)))
         if sweep_interval:  # lottery draws at closes_at and the waitlist's pass-down, in one process
             tasks.append(asyncio.create_task(lottery_loop(hc.lottery, sweep_interval)))
         try:
             yield
         finally:
+            if stream is not None:
+                await asyncio.to_thread(stream.stop)
             for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):

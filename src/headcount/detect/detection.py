@@ -18,6 +18,7 @@ from headcount.detect.ensemble import DETECTORS, Ensemble
 from headcount.detect.evidence import Context, assess
 from headcount.detect.follows import Churn, analyse_log, with_rings
 from headcount.detect.log import ActionLog
+from headcount.detect.stream import Given
 
 
 @dataclass
@@ -41,6 +42,17 @@ def _judge_ring(ctx: Context, log: ActionLog, ring: Block) -> Block:
                        dtype=np.int64)
     verdict = assess(ctx, actors, targets, ring.start, ring.end, ring.score)
     return replace(ring, evidence={**ring.evidence, **verdict.evidence()}, confidence=verdict.confidence)
+
+
+def judge_groups(log: ActionLog, groups: list[tuple[np.ndarray, np.ndarray]], top: int = 10,
+                 min_score: float = DEFAULT_MIN_SCORE) -> Detection:
+    """Groups found by the streaming path (actor and target labels of `log`), judged as the
+    batch judges its own candidates: the same background, trimming and evidence tests."""
+    began = time.perf_counter()
+    if len(log) == 0 or not groups:
+        return Detection([])
+    model = Given(groups, top=top, min_score=min_score).fit(log)
+    return Detection(model.blocks_, [], len(model.rejected_), time.perf_counter() - began)
 
 
 def detect_all(log: ActionLog, top: int = 10, min_score: float = DEFAULT_MIN_SCORE,

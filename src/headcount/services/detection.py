@@ -1,16 +1,28 @@
 """Coordinated groups in the running service: detection over the recent action log.
 
 One server process (the leader, chosen by a lock on the store) reads new actions,
-keeps a window of the recent log in memory, runs the detection ensemble on a
-schedule and stores the blocks; every process reloads the members of the stored
-blocks, and the guard gives each of them the `coordinated_group` reason. Detection
-is a batch over the log, so a group is flagged from its next request on.
+keeps a window of the recent log in memory and finds groups in it two ways:
+
+- **streaming** (`stream_tick`, every `HEADCOUNT_STREAM_INTERVAL_S`, in a thread of
+  its own): new actions update an incrementally peeled graph of the window
+  (`detect.stream`); when its densest part is unlikely by chance it is judged as the
+  batch judges its own candidates (`judge_groups`) and, if it holds, stored at once;
+- **the full pass** (`detect`, every `HEADCOUNT_DETECT_INTERVAL_S`): every finding of
+  `headcount detect` over the window through one library call (`detect_all`: the
+  ensemble, follow-back rings, churn), the safety net for what the stream misses.
+
+The stored set is the full pass's blocks plus the streamed ones no full block holds.
+Every process reloads the members of the stored blocks; the guard gives each of them
+the `coordinated_group` reason from their next request. The guard's lookup reads an
+attribute (a frozenset swapped whole): never store I/O, never a lock.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,9 +30,10 @@ from typing import Any
 import numpy as np
 
 from headcount.detect import DEFAULT_MIN_SCORE, ActionLog
-from headcount.detect.detection import detect_all
+from headcount.detect.detection import Detection, detect_all, judge_groups
+from headcount.detect.stream import SlidingGraph
 from headcount.store.base import Store
-from headcount.store.blocks import StoredBlock, block_id, same_pattern
+from headcount.store.blocks import Dismissal, StoredBlock, block_id, same_pattern
 
 log = logging.getLogger("headcount.services.detection")
 
@@ -43,6 +56,11 @@ class Leadership:
     def acquire(self) -> bool:
         """Take (or, after a lost connection, take again) the lock; True while this process leads."""
         self._leading = self.store.try_lead(self.NAME)
+        return self._leading
+
+    @property
+    def leading(self) -> bool:
+        """Whether the last `acquire` took the lock (no store call)."""
         return self._leading
 
     def release(self) -> None:
@@ -73,14 +91,19 @@ class Vocabulary:
         return tuple(self.labels[int(c)] for c in codes)
 
 
-COLUMNS = ("actor", "target", "ip", "device")
+COLUMNS = ("actor", "target", "ip", "device", "verb")
+STREAM_OVERLAP = 0.5  # a streamed block sharing this share of its members with a full-pass one is that one
+STREAM_CANDIDATES = 3  # dense parts of the window the stream follows at once
+REJUDGE_S = 1.0  # a changed stream candidate is judged again at most this often
 
 
 class GroupWatch:
-    """The recent action log, the detector run over it, and the flagged persons.
+    """The recent action log, the detection run over it, and the flagged persons.
 
     The window is held as arrays of codes (a few bytes per action, not a Python
-    object per field), appended page by page and cut by time before each run.
+    object per field), appended page by page and cut by time. Two threads use it:
+    the stream's rounds and the full pass; `_lock` guards only the appends and the
+    swap of the published set, never a detection run.
     """
 
     def __init__(self, store: Store, *, window_s: float = DEFAULT_WINDOW_S, top: int = 20,
@@ -96,6 +119,17 @@ class GroupWatch:
         self._cursor = 0
         self._recent: set[int] = set()  # sequence numbers seen within REREAD of the cursor
         self.last_run: dict[str, Any] = {}
+        self.graph = SlidingGraph(window_s)
+        self._lock = threading.Lock()
+        self._publishing = threading.Lock()  # the stream and the full pass both publish
+        self._full: list[StoredBlock] = []  # the last full pass's blocks
+        self._streamed: list[StoredBlock] = []  # the stream's blocks that held
+        self._published: tuple[tuple[str, tuple[str, ...]], ...] | None = None
+        self._dismissed: list[Dismissal] = []
+        self._judged: tuple[tuple[frozenset[int], frozenset[int], int], ...] | None = None
+        self._judged_at = -np.inf
+        #: what the last stream round did: events read, seconds, the newest event's age
+        self.stream_stats: dict[str, Any] = {}
 
     def __len__(self) -> int:
         return int(self._ts.size)
@@ -106,59 +140,141 @@ class GroupWatch:
         On PostgreSQL a row can commit after a row with a higher sequence number, so
         each read starts `REREAD` numbers back and skips what it has already seen.
         """
-        added = 0
-        start = max(0, self._cursor - REREAD)
-        while True:
-            rows = self.store.read_actions(start, PAGE)
-            fresh = [a for a in rows if a.seq not in self._recent]
-            if fresh:
-                self._append(fresh)
-                self._recent.update(a.seq for a in fresh)
-                self._cursor = max(self._cursor, fresh[-1].seq)
-                added += len(fresh)
-            if len(rows) < PAGE:
-                break
-            start = rows[-1].seq
-        floor = self._cursor - REREAD
-        self._recent = {q for q in self._recent if q > floor}
-        recent = self._ts >= self.clock() - self.window_s  # imported events may be out of order
-        if not recent.all():
-            self._ts = self._ts[recent]
-            self._codes = {name: codes[recent] for name, codes in self._codes.items()}
-        return added
+        with self._lock:
+            added = 0
+            start = max(0, self._cursor - REREAD)
+            while True:
+                rows = self.store.read_actions(start, PAGE)
+                fresh = [a for a in rows if a.seq not in self._recent]
+                if fresh:
+                    self._append(fresh)
+                    self._recent.update(a.seq for a in fresh)
+                    self._cursor = max(self._cursor, fresh[-1].seq)
+                    added += len(fresh)
+                if len(rows) < PAGE:
+                    break
+                start = rows[-1].seq
+            floor = self._cursor - REREAD
+            self._recent = {q for q in self._recent if q > floor}
+            now = self.clock()
+            recent = self._ts >= now - self.window_s  # imported events may be out of order
+            if not recent.all():
+                self._ts = self._ts[recent]
+                self._codes = {name: codes[recent] for name, codes in self._codes.items()}
+            self.graph.expire(now)
+            return added
 
     def _append(self, page: list[Any]) -> None:
         # the target alone: a hold, its confirmation and the check-in are one
         # person on one pool, not three targets acted on together
         fields = {"actor": [a.actor_key for a in page], "target": [a.target for a in page],
                   "ip": [str((a.attrs or {}).get("ip") or "-") for a in page],
-                  "device": [str((a.attrs or {}).get("device") or "-") for a in page]}
-        self._ts = np.concatenate([self._ts, np.fromiter((a.ts for a in page), np.float64, len(page))])
+                  "device": [str((a.attrs or {}).get("device") or "-") for a in page],
+                  "verb": [a.verb for a in page]}
+        ts = np.fromiter((a.ts for a in page), np.float64, len(page))
+        codes = {name: self.vocab[name].encode(fields[name]) for name in COLUMNS}
+        self._ts = np.concatenate([self._ts, ts])
         for name in COLUMNS:
-            self._codes[name] = np.concatenate([self._codes[name], self.vocab[name].encode(fields[name])])
+            self._codes[name] = np.concatenate([self._codes[name], codes[name]])
+        self.graph.add(codes["actor"], codes["target"], np.floor(ts))
+
+    def window_log(self) -> ActionLog:
+        """The window as an action log (labels are this watch's codes), from a snapshot."""
+        with self._lock:
+            ts, c = self._ts, dict(self._codes)
+        log = ActionLog.from_arrays(c["actor"], c["target"], ts.astype(np.int64),
+                                    {"ip": c["ip"], "device": c["device"], "verb": c["verb"]})
+        verbs = self.vocab["verb"].labels  # follow rings and churn read the verb as text
+        log.mode_labels["verb"] = np.array([verbs[int(v)] for v in log.mode_labels["verb"]], dtype=object)
+        return log
+
+    def findings(self) -> Detection:
+        """Everything `headcount detect` reports, over the window: one library call."""
+        return detect_all(self.window_log(), top=self.top, min_score=self.min_score)
 
     def detect(self) -> list[StoredBlock]:
-        """Run the ensemble over the window and make its blocks the stored set."""
+        """The full pass: every finding over the window becomes the full part of the stored set."""
         began = time.perf_counter()
         blocks: list[StoredBlock] = []
         if len(self) >= MIN_EVENTS:
-            c = self._codes
-            action_log = ActionLog.from_arrays(c["actor"], c["target"], self._ts.astype(np.int64),
-                                               {"ip": c["ip"], "device": c["device"]})
-            found = detect_all(action_log, top=self.top, min_score=self.min_score)
+            found = self.findings()
             now = self.clock()
-            for b in found.blocks:
-                actors = self.vocab["actor"].decode(b.actors)
-                blocks.append(StoredBlock(block_id(actors), now, now, b.detector, round(b.score, 2),
-                                          float(b.start), float(b.end), round(b.density, 4), b.events,
-                                          actors, self.vocab["target"].decode(b.targets),
-                                          self._readable(b.evidence)))
-        cleared = self.store.dismissals()  # staff reviewed these: not the same pattern again
-        blocks = [b for b in blocks if not any(same_pattern(b, d) for d in cleared)]
-        self.store.replace_blocks(blocks)
-        self.last_run = {"events": len(self), "blocks": len(blocks),
+            blocks = [self._stored(b, now) for b in found.blocks]
+            blocks += [self._churner(c, now) for c in found.churn[: self.top]]
+        self._dismissed = self.store.dismissals()  # staff reviewed these: not the same pattern again
+        self._full = blocks
+        stored = self._publish(force=True)
+        self.last_run = {"events": len(self), "blocks": len(stored),
                          "seconds": round(time.perf_counter() - began, 3)}
+        return stored
+
+    def _stored(self, b: Any, now: float) -> StoredBlock:
+        actors = self.vocab["actor"].decode(b.actors)
+        return StoredBlock(block_id(actors), now, now, b.detector, round(b.score, 2), float(b.start),
+                           float(b.end), round(b.density, 4), b.events, actors,
+                           self.vocab["target"].decode(b.targets), self._readable(b.evidence))
+
+    def _churner(self, c: Any, now: float) -> StoredBlock:
+        """A follow-then-unfollow churner as a block of one; its confidence is the share undone."""
+        actor = self.vocab["actor"].labels[int(c.actor)]
+        return StoredBlock(block_id((actor, "churn")), now, now, "churn", 0.0, now - self.window_s, now,
+                           round(c.share, 4), c.follows + c.unfollows, (actor,), (),
+                           {**c.to_dict(), "actor": actor, "confidence": round(c.share, 4)})
+
+    def stream_tick(self) -> list[StoredBlock]:
+        """One round of streaming detection: new actions into the graph, its densest part judged."""
+        began = time.perf_counter()
+        added = self.collect()
+        with self._lock:  # the full pass's collect changes the graph too
+            dense = self.graph.candidates(STREAM_CANDIDATES, self.min_score)
+        passing = [d for d in dense if d.score >= self.min_score and d.actors.size >= 3 and d.targets.size >= 2]
+        # the same members with a tenth more pairs are judged again too: the stored block's
+        # figures (events, score, window) follow the ring as it forms
+        key = tuple((frozenset(d.actors.tolist()), frozenset(d.targets.tolist()),
+                     int(math.log(d.edges) / math.log(1.1))) for d in passing)
+        judged = False
+        if not passing:
+            self._streamed, self._judged = [], None
+        elif key != self._judged and time.perf_counter() - self._judged_at >= REJUDGE_S:
+            found = judge_groups(self.window_log(), [(d.actors, d.targets) for d in passing],
+                                 top=len(passing), min_score=self.min_score)
+            now = self.clock()
+            self._streamed = [self._stored(b, now) for b in found.blocks]
+            self._judged, self._judged_at, judged = key, time.perf_counter(), True
+        stored = self._publish()
+        newest = float(self._ts.max()) if self._ts.size else None
+        self.stream_stats = {"read": added, "events": len(self.graph), "repeeled": self.graph.peel.repeeled,
+                             "judged": judged, "candidate_scores": [round(d.score, 2) for d in dense],
+                             "seconds": round(time.perf_counter() - began, 4),
+                             "late_dropped": self.graph.dropped_late,
+                             "newest_event_age_s": None if newest is None else round(self.clock() - newest, 3)}
+        return stored
+
+    def _publish(self, force: bool = False) -> list[StoredBlock]:
+        """Store the full pass's blocks and the streamed ones they do not hold, if the set changed."""
+        with self._publishing:
+            return self._publish_locked(force)
+
+    def _publish_locked(self, force: bool) -> list[StoredBlock]:
+        full = self._full
+        extra = [b for b in self._streamed
+                 if not any(len(set(b.actors) & set(f.actors)) >= STREAM_OVERLAP * len(b.actors) for f in full)]
+        blocks = [b for b in full + extra if not any(same_pattern(b, d) for d in self._dismissed)]
+        shape = tuple((b.id, b.actors) for b in blocks)
+        if force or shape != self._published:
+            self.store.replace_blocks(blocks)
+            self._published = shape
+            self._flag(blocks)
         return blocks
+
+    def _flag(self, blocks: list[StoredBlock]) -> None:
+        weights: dict[str, float] = {}
+        for b in blocks:
+            c = float(b.evidence.get("confidence", 1.0))
+            for person in b.actors:
+                weights[person] = max(weights.get(person, 0.0), c)
+        self.confidence = weights  # two swaps of whole objects: readers never wait
+        self.members = frozenset(weights)
 
     def _readable(self, evidence: dict[str, Any]) -> dict[str, Any]:
         """The evidence with network and device codes turned back into their keyed hashes."""
@@ -171,14 +287,8 @@ class GroupWatch:
 
     def refresh(self) -> frozenset[str]:
         """Reload the members of the stored blocks (every process, leader or not)."""
-        blocks = self.store.list_blocks(100_000)
-        weights: dict[str, float] = {}
-        for b in blocks:
-            c = float(b.evidence.get("confidence", 1.0))
-            for person in b.actors:
-                weights[person] = max(weights.get(person, 0.0), c)
-        self.confidence = weights
-        self.members = frozenset(weights)
+        self._dismissed = self.store.dismissals()
+        self._flag(self.store.list_blocks(100_000))
         return self.members
 
     def run_once(self) -> None:

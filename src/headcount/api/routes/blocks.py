@@ -22,9 +22,11 @@ router = APIRouter(prefix="/v1/blocks", tags=["blocks"])
 
 
 @router.get("", responses=problem_responses(401, 403, 422))
-async def list_blocks(ledger: LedgerDep, principal: PrincipalDep,
+async def list_blocks(request: Request, ledger: LedgerDep, principal: PrincipalDep,
                       limit: int = Query(20, ge=1, le=500)) -> Response:
-    """Detected groups, newest first: members (person keys), targets, window, density, score."""
+    """Detected groups, newest first: members (person keys), targets, window, density, score.
+
+    `stream`: what this process's last streaming round did (empty unless it leads detection)."""
     require(principal, Role.STAFF)
     blocks = await ledger.store.aread(lambda: ledger.store.list_blocks(limit))
     out = []
@@ -33,7 +35,7 @@ async def list_blocks(ledger: LedgerDep, principal: PrincipalDep,
         item.update(detected_at=iso(b.detected_at), updated_at=iso(b.updated_at),
                     start=iso(b.start), end=iso(b.end), size=len(b.actors))
         out.append(item)
-    return json_response({"blocks": out})
+    return json_response({"blocks": out, "stream": request.app.state.groups.stream_stats})
 
 
 class Dismiss(BaseModel):
