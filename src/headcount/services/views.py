@@ -157,7 +157,7 @@ class Views:
     """The views over one store and policy; `floods` is the guard's `FloodWatch` when there is one."""
 
     def __init__(self, store: Store, policy: Policy, *, floods: Any = None,
-                 pending: Callable[[], None] | None = None, clock: Callable[[], float] = time.time) -> None:
+                 pending: Callable[[], object] | None = None, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.policy = policy
         self.bands = Bands.from_policy(policy)
