@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import secrets
 import shutil
 import statistics
 import subprocess
@@ -229,7 +230,9 @@ def over_http(store_url: str, workers: int, seconds: float, repeat: int) -> list
     client, staff = create_key(store, "client"), create_key(store, "staff")
     store.close()
     holds, health = [], []
-    with running_server(store_url, workers=workers) as server:
+    # a PostgreSQL store keeps its key ring in the database, under an operator secret
+    env = {} if store_url.startswith("sqlite") else {"HEADCOUNT_OPERATOR_SECRET": secrets.token_urlsafe(32)}
+    with running_server(store_url, workers=workers, extra_env=env) as server:
         for _ in range(repeat):
             pool = f"http-{uuid.uuid4().hex[:8]}"
             r = httpx.post(f"{server.url}/v1/pools", headers={"Authorization": f"Bearer {staff}"},

@@ -33,15 +33,15 @@ class Settings(BaseSettings):
     #: keep raw contact data (encrypted) so that privacy staff can read or export it
     keep_contacts: bool = False
     #: raw contact data older than this is purged
-    contact_retention_days: float = Field(30.0, gt=0)
+    contact_retention_days: float = Field(default=30.0, gt=0)
     #: browser origins allowed to call the API (CORS is off when empty); comma-separated
     cors_origins: Annotated[tuple[str, ...], NoDecode] = ()
     #: failed authentications per client address and minute before answering 429
-    auth_failures_per_minute: int = Field(20, ge=1)
+    auth_failures_per_minute: int = Field(default=20, ge=1)
     #: seconds between detection runs in the service (0 turns detection off)
-    detect_interval_s: float = Field(60.0, ge=0)
+    detect_interval_s: float = Field(default=60.0, ge=0)
     #: seconds between rounds of streaming detection (new actions into candidate blocks; 0: off)
-    stream_interval_s: float = Field(0.5, ge=0, le=60)
+    stream_interval_s: float = Field(default=0.5, ge=0, le=60)
     #: "signals" (the product) or "identity" (persons without risk, for comparisons)
     guard: Literal["signals", "identity"] = "signals"
     #: the region for phone numbers written without a country code (ISO 3166 alpha-2)
@@ -49,23 +49,23 @@ class Settings(BaseSettings):
 
     # abuse limits of the HTTP service (issue 13; see docs/security.md) ------------------
     #: the largest request body accepted (413 beyond, refused before it is read)
-    max_body_bytes: int = Field(64 * 1024, ge=1024, le=64 * 1024 * 1024)
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=64 * 1024 * 1024)
     #: seconds a client may take to send a request's body (408 beyond)
-    body_timeout_s: float = Field(10.0, gt=0, le=600)
+    body_timeout_s: float = Field(default=10.0, gt=0, le=600)
     #: the most requests one server process works on at once (the adaptive limit's ceiling);
     #: more are answered 503 with Retry-After at once
-    max_inflight: int = Field(128, ge=1, le=100_000)
+    max_inflight: int = Field(default=128, ge=1, le=100_000)
     #: the latency admitted requests should keep: above it the process admits fewer at once (an
     #: adaptive limit under max_inflight); unset: the limit is max_inflight, fixed
-    shed_latency_ms: float | None = Field(None, gt=0, le=60_000)
+    shed_latency_ms: float | None = Field(default=None, gt=0, le=60_000)
     #: proxies (addresses or CIDR networks, comma-separated) whose X-Forwarded-For is believed;
     #: empty: the client address is the connection's peer, whatever the headers say
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
     #: seconds a server process trusts a verified API key before asking the store again
     #: (a revocation reaches every process within this time)
-    key_cache_s: float = Field(1.0, ge=0, le=300)
+    key_cache_s: float = Field(default=1.0, ge=0, le=300)
     #: seconds between the service's store health checks (`/healthz` reports the last one)
-    health_interval_s: float = Field(0.5, gt=0, le=60)
+    health_interval_s: float = Field(default=0.5, gt=0, le=60)
 
     @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod

@@ -22,8 +22,9 @@ import hashlib
 import hmac
 import math
 import secrets
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 DRAW_VERSION = 1
 _COMMIT_TAG = b"headcount-lottery-seed-v1\x00"
@@ -50,8 +51,9 @@ class Entry:
                 "refused": self.refused or None}
 
     @classmethod
-    def from_dict(cls, d: dict[str, object]) -> Entry:
-        return cls(str(d["id"]), int(d["quantity"]), float(d["weight"]), str(d.get("refused") or ""))  # type: ignore[call-overload]
+    def from_dict(cls, d: Mapping[str, Any]) -> Entry:
+        """From `to_dict`'s JSON (hence values of any type, converted here)."""
+        return cls(str(d["id"]), int(d["quantity"]), float(d["weight"]), str(d.get("refused") or ""))
 
 
 def new_seed() -> str:

@@ -81,10 +81,10 @@ def detect(log_path: str, out: str | None, top: int, min_score: float | None, bu
     if engine == "spark":
         from headcount.detect.spark.progress import run_spark
 
-        payload, n_blocks, n_events = run_spark(log_path, err, top=top, detectors=chosen, bucket_widths=widths,
+        spark_payload, n_blocks, n_events = run_spark(log_path, err, top=top, detectors=chosen, bucket_widths=widths,
                                                 min_score=DEFAULT_MIN_SCORE if min_score is None else min_score,
                                                 master=master, conf=_confs(confs), max_events=max_events)
-        _write(payload, out, err, n_blocks, n_events)
+        _write(spark_payload, out, err, n_blocks, n_events)
         return
     if master or confs:
         raise click.BadParameter("only with --engine spark", param_hint="--master/--conf")

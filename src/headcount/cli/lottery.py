@@ -33,7 +33,7 @@ def verify_cmd(pool: str, store_url: str | None, draw_file: Path | None, commitm
         problem = first_difference(published)
         if problem is None and commitment is not None and commitment != published.commitment:
             problem = f"the commitment is {published.commitment}, not the {commitment} published before the close"
-        tickets = published.tickets
+        tickets: int | None = published.tickets
         winners = len(published.winners)
     else:
         from headcount.services.lottery import verify_store

@@ -29,6 +29,10 @@ class Detector:
     refine: bool = True
     #: also require evidence beyond density (timing, crowd moments, shared networks): `evidence`
     crowd_aware: bool = True
+    #: the results of `fit` (set there; declared here so that their types are known)
+    candidates_: list[Candidate]
+    blocks_: list[Block]
+    rejected_: list[Candidate]
 
     def candidates(self, log: ActionLog, background: Background,
                    progress: Progress | None = None) -> list[Candidate]:
@@ -59,7 +63,7 @@ class Detector:
         kept, self.rejected_ = judge(log, ranked, self.top, self.min_score, self.crowd_aware)
         for c in kept:  # what the extra modes (ip, device, ...) say, for the reported only
             c.evidence.update(mode_evidence(log, c.actors, c.targets, c.start, c.end))
-        self.blocks_: list[Block] = [to_block(c, log) for c in kept]
+        self.blocks_ = [to_block(c, log) for c in kept]
         return self
 
 

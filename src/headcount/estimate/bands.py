@@ -10,10 +10,25 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from itertools import pairwise
+from typing import Protocol
 
 import numpy as np
 
 DEFAULT_EDGES = (0.05, 0.1, 0.2, 0.35, 0.5, 0.65, 0.8)
+
+
+class _Band(Protocol):
+    """What the estimate reads of a policy band (the estimate does not import the policy)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def below(self) -> float | None: ...
+
+
+class _HasBands(Protocol):
+    @property
+    def bands(self) -> Sequence[_Band]: ...
 
 
 @dataclass(frozen=True)
@@ -45,7 +60,7 @@ class Bands:
             raise ValueError("flag_at: must be in (0, 1]")
 
     @classmethod
-    def from_policy(cls, policy: object) -> Bands:
+    def from_policy(cls, policy: _HasBands) -> Bands:
         """The bands of a `headcount.policy.Policy` (by name, its `below` bounds)."""
         bands = policy.bands
         edges = tuple(b.below for b in bands if b.below is not None and b.below < 1.0)

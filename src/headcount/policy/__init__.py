@@ -15,6 +15,7 @@ import difflib
 import math
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -223,7 +224,7 @@ class Policy:
         return cls.from_toml(text, "default policy")
 
 
-def _velocity_limits(limits: dict[str, object], where: str) -> None:
+def _velocity_limits(limits: Mapping[str, object], where: str) -> None:
     for key, value in limits.items():
         if key not in VELOCITY_KEYS:
             raise PolicyError(f"{where}.{key} is unknown; use {', '.join(VELOCITY_KEYS)}")

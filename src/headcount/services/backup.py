@@ -193,9 +193,9 @@ def fingerprint(url: str) -> Fingerprint:
         with psycopg.connect(_libpq_url(url)) as conn, conn.transaction():
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
             return fingerprint_postgres(conn)
-    with _sqlite_ro(_sqlite_path(url)) as conn:
-        conn.execute("BEGIN")
-        return fingerprint_sqlite(conn)
+    with _sqlite_ro(_sqlite_path(url)) as lite:
+        lite.execute("BEGIN")
+        return fingerprint_sqlite(lite)
 
 
 # the key ring ----------------------------------------------------------------------

@@ -108,7 +108,7 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020,
             # a quiet start, then a burst (a video went viral), then a tail
             times = sorted(now - hours * 3600 * rng.betavariate(2.5, 1.4) for _ in people)
             for person, t in zip(people, times, strict=True):
-                ledger.clock = lambda t=t: t
+                ledger.clock = _at(t)
                 outcome = ledger.hold(RALLY, rng.choice((1, 1, 2)), _actor(person))
                 if outcome.ok and rng.random() < 0.8:
                     ledger.confirm(outcome.body["hold_id"])
@@ -118,7 +118,7 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020,
                 continue
             for _ in range(SHOP_PAST):
                 t = now - hours * 3600 * rng.random()
-                ledger.clock = lambda t=t: t
+                ledger.clock = _at(t)
                 outcome = ledger.hold(pool_id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-shopper-{rng.randrange(400)}"))
                 if outcome.ok and rng.random() < 0.7:
                     ledger.confirm(outcome.body["hold_id"])
@@ -141,6 +141,11 @@ def seed_demo(ledger: Ledger, hours: float = 6.0, seed: int = 2020,
 
 #: "#massfollowing": a ring following the same accounts within the hour, among ordinary follows
 DEMO_FOLLOWERS, DEMO_ACCOUNTS, DEMO_RING, DEMO_RING_TARGETS = 400, 300, 40, 15
+
+
+def _at(t: float) -> Callable[[], float]:
+    """A clock stopped at `t` (each seeded event happens at its own past moment)."""
+    return lambda: t
 
 
 def _seed_follows(ledger: Ledger, rng: random.Random, now: float, hours: float) -> None:
@@ -166,7 +171,7 @@ def _seed_past(ledger: Ledger, rng: random.Random, spec: PoolSpec, registrations
     """An earlier event's registrations, confirmed, and the check-ins of those who came."""
     for i in range(registrations):
         t = start + i * 60.0
-        ledger.clock = lambda t=t: t
+        ledger.clock = _at(t)
         outcome = ledger.hold(spec.id, rng.choice((1, 1, 2)), ActorInfo(id=f"demo-{spec.id}-{i}"))
         if not outcome.ok:
             continue

@@ -158,7 +158,7 @@ class Views:
     """The views over one store and policy; `floods` is the guard's `FloodWatch` when there is one."""
 
     def __init__(self, store: Store, policy: Policy, *, floods: Any = None,
-                 pending: Callable[[], None] | None = None, clock: Callable[[], float] = time.time,
+                 pending: Callable[[], object] | None = None, clock: Callable[[], float] = time.time,
                  lottery: LotteryService | None = None) -> None:
         self.store = store
         #: lottery pools' registrations, wins, waitlist and estimate (the service's `Headcount.lottery`)

@@ -17,14 +17,17 @@ not lost (held or confirmed), so no hold made outside the draw finds a free seat
 
 from __future__ import annotations
 
+import functools
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import orjson
 
 from headcount.store.base import format_hold_id, new_hold_token
+
+T = TypeVar("T")
 
 REG_STATUSES = ("registered", "won", "waitlisted", "refused", "confirmed", "lapsed")
 _ALLOC_COLUMNS = ("pool_id, mode, closes_at, confirm_within_s, overbook_risk, capacity, seed, commitment,"
@@ -113,7 +116,14 @@ def _loads(value: Any) -> Any:
 class LotterySql:
     """The `Lottery` port over `SqlStore`'s hooks (mixed into `SqlStore`)."""
 
-    sql: Any  # and _read, _write, _serialize, _many, _json_in: SqlStore's hooks
+    sql: Any
+
+    if TYPE_CHECKING:  # SqlStore's hooks, which this mixin runs its ops through
+        def _read(self, fn: Callable[[Any], T]) -> T: ...
+        def _write(self, fn: Callable[[Any], T]) -> T: ...
+        def _serialize(self, conn: Any, what: str, key: str = "") -> None: ...
+        def _many(self, conn: Any, sql: str, rows: list[tuple[Any, ...]]) -> None: ...
+        def _json_in(self, value: Any) -> Any: ...
 
     def _marks(self, n: int) -> str:
         return ", ".join([self.sql.mark] * n)
@@ -231,9 +241,12 @@ class LotterySql:
         out: dict[str, str] = {}
         for k in range(0, len(wanted), _CHUNK):
             chunk = wanted[k:k + _CHUNK]
-            rows = self._read(lambda conn, c=chunk: conn.execute(self.sql.identities_of(len(c)), c).fetchall())
+            rows = self._read(functools.partial(self._identities_of, chunk))
             out.update({i: p for i, p in rows})
         return out
+
+    def _identities_of(self, chunk: list[str], conn: Any) -> list[Any]:
+        return list(conn.execute(self.sql.identities_of(len(chunk)), chunk).fetchall())
 
     # the draw ---------------------------------------------------------------------------------
     def _issue(self, conn: Any, pool_id: str, win: Win, now: float, ttl_s: float, note: str) -> None:

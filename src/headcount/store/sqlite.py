@@ -337,7 +337,7 @@ class _GroupCommitWriter:
                 raise
             conn.execute("ROLLBACK TO holds")
             conn.execute("RELEASE holds")
-            return [self._one(lambda c, h=p.op: ops.place_hold(c, *h), p.future) for p in run]
+            return [self._one(p.op.run, p.future) for p in run]
         conn.execute("RELEASE holds")
         return [(p.future, outcome, None) for p, outcome in zip(run, outcomes, strict=True)]
 
@@ -369,7 +369,8 @@ def _answer_all(batch: list[_Pending], error: BaseException) -> None:
     for p in batch:
         if isinstance(p.future, _AsyncAnswer):
             try:
-                p.future.loop.call_soon_threadsafe(_deliver, [(p.future, None, error)])
+                answer: list[tuple[_AsyncAnswer, Any, BaseException | None]] = [(p.future, None, error)]
+                p.future.loop.call_soon_threadsafe(_deliver, answer)
             except RuntimeError:
                 pass
         elif not p.future.cancelled():
@@ -382,6 +383,10 @@ class HoldOp(NamedTuple):
     req: HoldRequest
     now: float
     idem: IdempotencyKey | None
+
+    def run(self, conn: sqlite3.Connection) -> Outcome:
+        """This hold alone (when its set-based run failed and each is retried by itself)."""
+        return ops.place_hold(conn, self.req, self.now, self.idem)
 
 
 def _runs(batch: list[_Pending]) -> list[list[_Pending]]:

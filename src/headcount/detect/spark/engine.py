@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -61,8 +61,9 @@ class Labels:
 
     def __getitem__(self, index: Any) -> Any:
         if np.isscalar(index):
-            self.preload([index])
-            return self.known[int(index)]
+            code = int(np.asarray(index))
+            self.preload([code])
+            return self.known[code]
         codes = np.asarray(index)
         self.preload(codes)
         out = np.empty(codes.size, dtype=object)
@@ -79,7 +80,7 @@ class Clock:
         self.cum = np.cumsum(table.column("count").to_numpy())
         self.size = int(self.cum[-1]) if self.cum.size else 0
 
-    def searchsorted(self, v: Any, side: str = "left", sorter: Any = None) -> np.ndarray:
+    def searchsorted(self, v: Any, side: Literal["left", "right"] = "left", sorter: Any = None) -> np.ndarray:
         i = np.searchsorted(self.values, v, side=side)
         return np.where(i > 0, self.cum[np.maximum(i - 1, 0)], 0)
 

@@ -213,8 +213,8 @@ def lockstep_candidates(bg: SparkBackground, detector: Lockstep, say: Say | None
              .groupBy("grp").agg(F.min("ts").alias("start"), F.max("ts").alias("end")).collect())
     span = {int(r["grp"]): (int(r["start"]), int(r["end"])) for r in spans}
     out = []
-    for g in groups:
-        g = int(g)
+    for group in groups:
+        g = int(group)
         mine = g_col == g
         targets = np.unique(t_col[mine]).astype(np.int64)
         start, end = span[g]
