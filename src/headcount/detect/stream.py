@@ -60,7 +60,7 @@ def _peel(adj: dict[int, dict[int, int]], vertices: Iterable[int]) -> tuple[list
     top = max(buckets, default=0)
     pop, push = heapq.heappop, heapq.heappush
     while alive:
-        bucket = buckets.get(cur)
+        bucket = buckets.get(cur) or []
         if not bucket:
             cur += 1
             if cur > top:

@@ -265,10 +265,10 @@ def story(seed: int = 1592, lottery: bool = False) -> list[Step]:
                                    "user_agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/125.0"}, False, "hoarder"))
     if lottery:  # after the rest, from who is left, so the other steps stay as they were
         until, real_rate, fake_rate = LOTTERY_LIVE
-        for rate, who, crowd in ((real_rate, "real", real), (fake_rate, "fake", fakes)):
+        for rate, label, crowd in ((real_rate, "real", real), (fake_rate, "fake", fakes)):
             t = rng.expovariate(rate)
             while t < until and crowd:
-                steps.append(Step(t, LOTTERY, rng.choice((1, 2)), person(crowd.pop()), False, who))
+                steps.append(Step(t, LOTTERY, rng.choice((1, 2)), person(crowd.pop()), False, label))
                 t += rng.expovariate(rate)
     steps.sort(key=lambda s: s.at)
     return steps
