@@ -26,6 +26,10 @@ RING = 30
 def service(store_url: str) -> Iterator[Service]:
     """The service with detection on (the suite turns it off): the full pass once an hour, so
     what is listed within seconds is the stream's; the stream at its default interval."""
+    if not store_url.startswith("sqlite"):
+        # the suite's PostgreSQL is one database for every test: the stream's window would
+        # hold other tests' actions, and the batch it is compared with finds them too
+        pytest.skip("needs a store of its own (the suite's PostgreSQL database is shared)")
     store = open_store(store_url)
     keys = {role: create_key(store, role) for role in ("client", "staff")}
     app = create_app(store, sweep_interval=None, detect_interval=3600, close_store=True)
