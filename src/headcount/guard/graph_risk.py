@@ -92,12 +92,13 @@ def judge(rule: GraphRule, weights: Mapping[str, float], keys: list[str],
     device_sent = "dev" in by_kind
     for k, view in views.items():
         kind = kind_of(k)
-        if kind == "dev" or (kind in TYPED and view.verified):
-            confirmed = max(confirmed, view.confirmed)
-        if kind == "dev" or (kind in TYPED and view.verified and not device_sent):
-            abandoned = max(abandoned, view.abandoned)
-        elif kind in TYPED and not device_sent:
-            abandoned = max(abandoned, view.abandoned - 1)
+        if kind == "dev":
+            abandoned, confirmed = max(abandoned, view.abandoned), max(confirmed, view.confirmed)
+        elif kind in TYPED:
+            if view.verified:
+                confirmed = max(confirmed, view.confirmed)
+            if not device_sent:
+                abandoned = max(abandoned, view.abandoned - (0 if view.verified else 1))
     if rule.abandoned_cooldown and abandoned >= rule.abandoned_cooldown:
         out.reasons.append("abandoned_repeatedly")
         out.details["abandoned_repeatedly"] = f"{abandoned} holds left to lapse"
