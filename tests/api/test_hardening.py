@@ -29,7 +29,7 @@ from headcount.cli.csvsafe import TRIGGERS, join, neutralise
 from headcount.cli.main import main
 from headcount.services.keys import create_key
 from headcount.settings import Settings
-from headcount.store import open_store
+from headcount.store import StoreHealth, open_store
 from tests.api.conftest import Service
 
 POOL = {"id": "p1", "name": "Pool", "kind": "event", "capacity": 100, "per_actor_limit": 4, "hold_ttl_s": 600}
@@ -345,14 +345,18 @@ def test_health_monitor_notices_a_hanging_check(tmp_path: Path) -> None:
     class Hangs:
         timeout_s = 0.1
 
-        def health(self):  # type: ignore[no-untyped-def]
+        def health(self) -> StoreHealth:
             time.sleep(5)
+            return StoreHealth(True)
 
     monitor = HealthMonitor(Hangs(), interval_s=0.1)  # type: ignore[arg-type]
     monitor.start()
-    time.sleep(1.5)
-    state = monitor.state()
-    assert not state.ok and "has not answered" in state.detail
+    try:
+        time.sleep(1.5)
+        state = monitor.state()
+        assert not state.ok and "has not answered" in state.detail
+    finally:
+        monitor.stop()
 
 
 # L: admission control ----------------------------------------------------------------------------

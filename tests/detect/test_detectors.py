@@ -162,3 +162,26 @@ def test_follow_analyses_report_nothing_on_random_follows() -> None:
     actor, target = rng.integers(0, 3_000, 30_000), rng.zipf(1.5, 30_000) % 3_000
     ts, verb = rng.integers(0, 10**6, 30_000), np.full(30_000, "follow")
     assert follow_rings(actor, target, ts, verb) == [] and churn(actor, target, ts, verb) == []
+
+
+@pytest.mark.parametrize("detector", ["ensemble", "fraudar"])
+def test_two_rings_in_one_window_are_two_blocks(detector: str) -> None:
+    """Two disjoint rings at the same hour have the same density per member as the pair
+    taken together; the people of one must not be reported (or dismissed) with the other."""
+    rng = np.random.default_rng(8)
+    n = 6_000
+    actor = list(rng.integers(0, 1_500, n))
+    target = list(rng.integers(0, 400, n))
+    ts = list(rng.integers(0, 7 * 86400, n))
+    rings = [(range(10_000, 10_030), range(1_000, 1_010)), (range(20_000, 20_030), range(2_000, 2_010))]
+    for members, targets in rings:
+        for a, t in itertools.product(members, targets):
+            actor.append(a)
+            target.append(t)
+            ts.append(3 * 86400 + int(rng.integers(0, 1200)))
+    log = ActionLog.from_arrays(np.array(actor), np.array(target), np.array(ts))
+    model = (Ensemble(top=5) if detector == "ensemble" else Fraudar(3)).fit(log)
+    found = [{int(a) for a in b.actors} for b in model.blocks_]
+    for members, _ in rings:
+        assert set(members) in found, f"ring {members} not reported on its own: {[len(f) for f in found]}"
+    assert not any(f >= set(rings[0][0]) | set(rings[1][0]) for f in found)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from headcount.detect.blocks import Block, Candidate, merge, mode_evidence, to_block
+from headcount.detect.blocks import Block, Candidate, merge, mode_evidence, split_apart, to_block
 from headcount.detect.evidence import Context, assess
 from headcount.detect.log import ActionLog
 from headcount.detect.scoring import Background
@@ -55,7 +55,9 @@ class Detector:
                 if candidate.detector not in twin.evidence.setdefault("detectors", [twin.detector]):
                     twin.evidence["detectors"].append(candidate.detector)
                 continue
-            found.append(best_of(background, candidate, self.refine))
+            best = best_of(background, candidate, self.refine)
+            parts = split_apart(best, log)
+            found.extend(parts if len(parts) == 1 else [background.score(part) for part in parts])
         if progress:
             progress("scoring")
         ranked = [c for c in merge(found) if reportable(c, self.min_score)]

@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
 
 from headcount.detect.arrays import flags
 from headcount.detect.log import ActionLog
@@ -137,6 +139,29 @@ def to_block(candidate: Candidate, log: ActionLog) -> Block:
         events=candidate.events, expected=float(candidate.expected), evidence=plain(candidate.evidence),
         confidence=float(candidate.evidence.get("confidence", 1.0)),
     )
+
+
+def split_apart(candidate: Candidate, log: ActionLog) -> list[Candidate]:
+    """The candidate's connected parts: groups that share no target in its window.
+
+    Density per member does not change when two disjoint rings are taken together, so a
+    peel can return both as one block; the people of one have done nothing with the
+    other, and a staff review, a dismissal or a refusal must be able to tell them apart.
+    """
+    inside = block_events(log, candidate.actors, candidate.targets, candidate.start, candidate.end)
+    actor, target = log.actor[inside], log.target[inside]
+    if actor.size == 0:
+        return [candidate]
+    actors, a_index = np.unique(actor, return_inverse=True)
+    targets, t_index = np.unique(target, return_inverse=True)
+    n = actors.size + targets.size
+    graph = coo_matrix((np.ones(actor.size, dtype=np.int8), (a_index, actors.size + t_index)), shape=(n, n))
+    n_parts, label = connected_components(graph, directed=False)
+    if n_parts == 1:
+        return [candidate]
+    return [Candidate(actors[label[:actors.size] == part], targets[label[actors.size:] == part],
+                      candidate.start, candidate.end, candidate.detector, evidence=dict(candidate.evidence))
+            for part in range(n_parts)]
 
 
 def merge(candidates: list[Candidate], threshold: float = 0.5) -> list[Candidate]:
