@@ -14,7 +14,7 @@ comes back with a token; with a good one it counts against the budgets as usual.
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -23,6 +23,7 @@ from headcount.guard.identity import Guard, IdentityGuard
 from headcount.policy.budgets import DEFAULT_BUDGETS, Budget, budgets_for
 from headcount.privacy.keyring import KeyRing
 from headcount.services.challenges import Challenge, ChallengeRequired, ChallengeService, Refusal
+from headcount.services.twins import Step, Steps, run_async, run_sync
 from headcount.store.base import ActionRequest, ActionResult, Store
 from headcount.types import ActorInfo, Decision
 
@@ -105,15 +106,21 @@ class ActionService:
             refused_by = next(b for b in budgets if (b.limit, b.window_s) == result.exceeded)
         return ActionOutcome(result, decision, refused_by)
 
+    def _record(self, verb: str, actor: ActorInfo, target: str, ts: float | None,
+                challenge_token: str | None) -> Steps[ActionOutcome]:
+        """The steps of an action, for `record` and `arecord` alike (the guard's part blocks: a thread)."""
+        request, decision, budgets, required = yield Step(
+            functools.partial(self._request, verb, actor, target, ts, challenge_token), blocking=True)
+        result: ActionResult = yield Step(functools.partial(self.store.record_action, request),
+                                          functools.partial(self.store.arecord_action, request))
+        return self._outcome(result, decision, budgets, required)
+
     def record(
         self, verb: str, actor: ActorInfo, target: str, ts: float | None = None, challenge_token: str | None = None,
     ) -> ActionOutcome:
-        request, decision, budgets, required = self._request(verb, actor, target, ts, challenge_token)
-        return self._outcome(self.store.record_action(request), decision, budgets, required)
+        return run_sync(self._record(verb, actor, target, ts, challenge_token))
 
     async def arecord(
         self, verb: str, actor: ActorInfo, target: str, ts: float | None = None, challenge_token: str | None = None,
     ) -> ActionOutcome:
-        request, decision, budgets, required = await asyncio.to_thread(
-            self._request, verb, actor, target, ts, challenge_token)
-        return self._outcome(await self.store.arecord_action(request), decision, budgets, required)
+        return await run_async(self._record(verb, actor, target, ts, challenge_token))

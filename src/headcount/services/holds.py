@@ -7,13 +7,14 @@ The HTTP API, the CLI and `headcount.Headcount` are thin layers over this class.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
+import functools
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from headcount.guard.identity import Guard, IdentityGuard
+from headcount.services.twins import Step, Steps, run_async, run_sync
 from headcount.signals.typos import Typo
 from headcount.types import (
     ActorInfo,
@@ -107,29 +108,23 @@ class Ledger:
         known = self._known_lottery(pool_id)
         return known if known is not None else self._ask_lottery(pool_id, self.clock())
 
+    def assess_step(self, actor: ActorInfo, pool_id: str, now: float) -> Step[Decision]:
+        """The guard's decision; the event loop awaits its async form when the guard has one."""
+        call = functools.partial(self.guard.assess, actor, pool_id, now)
+        aassess = getattr(self.guard, "aassess", None)
+        return Step(call, functools.partial(aassess, actor, pool_id, now) if aassess else None)
+
     def _decide(
         self, pool_id: str, quantity: int, actor: ActorInfo, now: float,
         token: str | None = None, idem: IdempotencyKey | None = None,
-    ) -> HoldRequest | Outcome:
-        decision = self.guard.assess(actor, pool_id, now)
-        if self.on_decision is not None:
-            self.on_decision(pool_id, "hold", decision, now)
-        if decision.challenge and self.challenges is not None:
-            return self._request(pool_id, quantity, self.challenges.resolve(
-                decision, f"pool:{pool_id}", token, now, idem))
-        return self._request(pool_id, quantity, decision)
-
-    async def _adecide(
-        self, pool_id: str, quantity: int, actor: ActorInfo, now: float,
-        token: str | None = None, idem: IdempotencyKey | None = None,
-    ) -> HoldRequest | Outcome:
-        aassess = getattr(self.guard, "aassess", None)
-        decision = await aassess(actor, pool_id, now) if aassess else self.guard.assess(actor, pool_id, now)
+    ) -> Steps[HoldRequest | Outcome]:
+        decision: Decision = yield self.assess_step(actor, pool_id, now)
         if self.on_decision is not None:
             self.on_decision(pool_id, "hold", decision, now)
         if decision.challenge and self.challenges is not None:  # rare: only risky requests get here
-            return self._request(pool_id, quantity, await asyncio.to_thread(
-                self.challenges.resolve, decision, f"pool:{pool_id}", token, now, idem))
+            resolved = yield Step(functools.partial(self.challenges.resolve, decision, f"pool:{pool_id}",
+                                                    token, now, idem), blocking=True)
+            return self._request(pool_id, quantity, resolved)
         return self._request(pool_id, quantity, decision)
 
     @staticmethod
@@ -170,6 +165,33 @@ class Ledger:
             graph_keys=tuple(graph_keys) if isinstance(graph_keys, tuple) else (),
         )
 
+    def _hold(
+        self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None,
+        challenge_token: str | None, owner: str | None,
+    ) -> Steps[Outcome]:
+        """The steps of a hold, for `hold` and `ahold` alike."""
+        now = self.clock()
+        known = self._known_lottery(pool_id)
+        if known is None:
+            ask = functools.partial(self._ask_lottery, pool_id, now)
+            known = yield Step(ask, functools.partial(self.store.aread, ask))
+        if known:
+            return lottery_refusal(pool_id)
+        request = yield from self._decide(pool_id, quantity, actor, now, challenge_token, idem)
+        if isinstance(request, Outcome):
+            return request
+        request = dataclasses.replace(request, owner=owner)
+        outcome: Outcome = yield Step(functools.partial(self.store.place_hold, request, now, idem),
+                                      functools.partial(self.store.aplace_hold, request, now, idem))
+        if outcome.ok and not outcome.replayed:
+            hold_id = str(outcome.body["hold_id"])
+            if request.graph_keys:  # only an accepted hold changes the identity graph
+                yield Step(functools.partial(self.store.record_graph, request.graph_keys, hold_id),
+                           functools.partial(self.store.arecord_graph, request.graph_keys, hold_id))
+            if self.keep_contacts:
+                yield Step(functools.partial(self.keep_contacts, request.actor_key, actor), blocking=True)
+        return outcome
+
     def hold(
         self,
         pool_id: str,
@@ -183,52 +205,36 @@ class Ledger:
 
         A lottery pool answers `Result.LOTTERY_POOL` before the guard is asked (nothing is
         counted): its seats go only through registrations and the draw."""
-        now = self.clock()
-        if self.is_lottery(pool_id):
-            return lottery_refusal(pool_id)
-        request = self._decide(pool_id, quantity, actor, now, challenge_token, idem)
-        if isinstance(request, Outcome):
-            return request
-        request = dataclasses.replace(request, owner=owner)
-        outcome = self.store.place_hold(request, now, idem)
-        if outcome.ok and not outcome.replayed:
-            if request.graph_keys:
-                self.store.record_graph(request.graph_keys, str(outcome.body["hold_id"]))
-            if self.keep_contacts:
-                self.keep_contacts(request.actor_key, actor)
-        return outcome
+        return run_sync(self._hold(pool_id, quantity, actor, idem, challenge_token, owner))
 
     async def ahold(
         self, pool_id: str, quantity: int, actor: ActorInfo, idem: IdempotencyKey | None = None,
         challenge_token: str | None = None, owner: str | None = None,
     ) -> Outcome:
         """`hold` for the async HTTP service."""
+        return await run_async(self._hold(pool_id, quantity, actor, idem, challenge_token, owner))
+
+    def _change(self, hold_id: str, action: str, idem: IdempotencyKey | None, owner: str | None,
+                ) -> Steps[Outcome]:
+        """confirm, release or extend: the steps for the sync methods and `achange` alike."""
+        if action == "confirm" and self.confirm_requires_verified:
+            refused = yield Step(functools.partial(self._unverified, hold_id, owner), blocking=True)
+            if refused is not None:
+                return refused
         now = self.clock()
-        known = self._known_lottery(pool_id)
-        if known is None:
-            known = await self.store.aread(lambda: self._ask_lottery(pool_id, now))
-        if known:
-            return lottery_refusal(pool_id)
-        request = await self._adecide(pool_id, quantity, actor, now, challenge_token, idem)
-        if isinstance(request, Outcome):
-            return request
-        request = dataclasses.replace(request, owner=owner)
-        outcome = await self.store.aplace_hold(request, now, idem)
-        if outcome.ok and not outcome.replayed:
-            if request.graph_keys:  # only an accepted hold changes the identity graph
-                await self.store.arecord_graph(request.graph_keys, str(outcome.body["hold_id"]))
-            if self.keep_contacts:
-                await asyncio.to_thread(self.keep_contacts, request.actor_key, actor)
+        sync = {"confirm": self.store.confirm_hold, "release": self.store.release_hold,
+                "extend": self.store.extend_hold}.get(action)
+        if sync is None:
+            raise ValueError(f"unknown hold action {action!r}")
+        outcome: Outcome = yield Step(functools.partial(sync, hold_id, now, idem, owner=owner),
+                                      functools.partial(self.store.achange_hold, hold_id, action, now, idem,
+                                                        owner=owner))
         return outcome
 
     async def achange(self, hold_id: str, action: str, idem: IdempotencyKey | None = None,
                       owner: str | None = None) -> Outcome:
         """confirm, release or extend, for the async HTTP service (`owner`: only that client's holds)."""
-        if action == "confirm" and self.confirm_requires_verified:
-            refused = await asyncio.to_thread(self._unverified, hold_id, owner)
-            if refused is not None:
-                return refused
-        return await self.store.achange_hold(hold_id, action, self.clock(), idem, owner=owner)
+        return await run_async(self._change(hold_id, action, idem, owner))
 
     def _unverified(self, hold_id: str, owner: str | None) -> Outcome | None:
         """The refusal of a confirmation under double opt-in, or None when it may go ahead."""
@@ -239,15 +245,13 @@ class Ledger:
                                           "reasons": ["verification_required"]})
 
     def confirm(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
-        if self.confirm_requires_verified and (refused := self._unverified(hold_id, owner)) is not None:
-            return refused
-        return self.store.confirm_hold(hold_id, self.clock(), idem, owner=owner)
+        return run_sync(self._change(hold_id, "confirm", idem, owner))
 
     def release(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
-        return self.store.release_hold(hold_id, self.clock(), idem, owner=owner)
+        return run_sync(self._change(hold_id, "release", idem, owner))
 
     def extend(self, hold_id: str, idem: IdempotencyKey | None = None, owner: str | None = None) -> Outcome:
-        return self.store.extend_hold(hold_id, self.clock(), idem, owner=owner)
+        return run_sync(self._change(hold_id, "extend", idem, owner))
 
     def get_hold(self, hold_id: str, owner: str | None = None) -> Hold | None:
         return self.store.get_hold(hold_id, owner=owner)

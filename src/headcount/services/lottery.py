@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from headcount.allocation.draw import Draw, Entry, commitment, first_difference, new_seed, run_draw
 from headcount.allocation.overbook import DEFAULT_RISK, tickets
@@ -30,11 +31,14 @@ from headcount.estimate import Bands, count_registrations, estimate_headcount
 from headcount.policy import Policy
 from headcount.services.headcount import learned_from
 from headcount.services.holds import Ledger
+from headcount.services.twins import Step, Steps, run_async, run_sync
 from headcount.signals import analyze_phone
 from headcount.signals.typos import Typo
 from headcount.store.base import Store
 from headcount.store.lottery import AllocationRecord, RegistrationRecord, Win, new_registration_id
 from headcount.types import ActorInfo, Decision, IdempotencyKey, Outcome, PoolSpec, Result
+
+T = TypeVar("T")
 
 log = logging.getLogger("headcount.services.lottery")
 
@@ -233,33 +237,30 @@ class LotteryService:
             return Answer("closed", {"pool_id": pool_id, "reasons": ["registration_closed"]})
         return None
 
-    def register(self, pool_id: str, quantity: int, actor: ActorInfo, *, owner: str | None = None,
-                 idem: IdempotencyKey | None = None, challenge_token: str | None = None) -> Answer:
+    def _read(self, call: Callable[[], T]) -> Step[T]:
+        """A read of the store: on the event loop, the store's reader runs it."""
+        return Step(call, functools.partial(self.store.aread, call))
+
+    def _register(self, pool_id: str, quantity: int, actor: ActorInfo, owner: str | None) -> Steps[Answer]:
+        """The steps of a registration, for `register` and `aregister` alike."""
         now = self.clock()
-        early = self._precheck(pool_id, now)
+        early = yield self._read(functools.partial(self._precheck, pool_id, now))
         if early is not None:
             return early
-        decision = self.ledger.guard.assess(actor, pool_id, now)
-        rec = self._judge(pool_id, quantity, actor, decision, owner, now)
+        decision = yield self.ledger.assess_step(actor, pool_id, now)
+        rec = yield self._read(functools.partial(self._judge, pool_id, quantity, actor, decision, owner, now))
         if isinstance(rec, Answer):
             return rec
-        what, reg = self.store.register(rec, now)
+        what, reg = yield Step(functools.partial(self.store.register, rec, now), blocking=True)
         return self._stored(what, reg, pool_id, now)
+
+    def register(self, pool_id: str, quantity: int, actor: ActorInfo, *, owner: str | None = None,
+                 idem: IdempotencyKey | None = None, challenge_token: str | None = None) -> Answer:
+        return run_sync(self._register(pool_id, quantity, actor, owner))
 
     async def aregister(self, pool_id: str, quantity: int, actor: ActorInfo, *, owner: str | None = None,
                         idem: IdempotencyKey | None = None, challenge_token: str | None = None) -> Answer:
-        now = self.clock()
-        early = await self.store.aread(lambda: self._precheck(pool_id, now))
-        if early is not None:
-            return early
-        guard = self.ledger.guard
-        aassess = getattr(guard, "aassess", None)
-        decision = await aassess(actor, pool_id, now) if aassess else guard.assess(actor, pool_id, now)
-        rec = await self.store.aread(lambda: self._judge(pool_id, quantity, actor, decision, owner, now))
-        if isinstance(rec, Answer):
-            return rec
-        what, reg = await asyncio.to_thread(self.store.register, rec, now)
-        return self._stored(what, reg, pool_id, now)
+        return await run_async(self._register(pool_id, quantity, actor, owner))
 
     def registration(self, registration_id: str, owner: str | None = None, staff: bool = False) -> dict[str, Any] | None:
         r = self.store.get_registration(registration_id)
