@@ -87,3 +87,27 @@ def test_staff_dismiss_a_block_its_members_lose_the_reason_and_are_not_flagged_a
                 if set(b["targets"]) & set(ring_targets)]
     audit = service.client.app.state.store.read_audit()
     assert any(e.action == "block.dismiss" and e.subject == block_id for e in audit)
+
+
+def test_the_service_reports_churn_as_the_cli_does(service: Service, uid: str) -> None:
+    """The job runs `detect_all` with the verb, so follow-then-unfollow churn becomes a block."""
+    now = datetime.now(UTC)
+    churner = f"{uid}-churner"
+    for i in range(60):  # sixty follows over ten hours, each undone within the hour
+        when = now - timedelta(hours=11) + timedelta(minutes=10 * i)
+        assert follow(service, churner, f"@{uid}-star{i}", when).status_code == 200
+        assert service.client.post("/v1/actions", headers=service.auth("staff"), json={
+            "verb": "unfollow", "actor": {"id": churner}, "target": f"@{uid}-star{i}",
+            "ts": (when + timedelta(minutes=30)).isoformat()}).status_code == 200
+    rng = random.Random(6)
+    for i in range(100):  # ordinary people keep what they follow
+        for target in rng.sample(range(60), 2):
+            follow(service, f"{uid}-fan{i}", f"@{uid}-star{target}", now - timedelta(hours=12 * rng.random()))
+    service.client.app.state.groups.run_once()
+    churn = [b for b in service.client.get("/v1/blocks", headers=service.auth("staff")).json()["blocks"]
+             if b["detector"] == "churn"]
+    assert len(churn) == 1 and churn[0]["size"] == 1
+    assert churn[0]["evidence"]["unfollows"] == 60 and churn[0]["evidence"]["confidence"] == 1.0
+    answer = follow(service, churner, f"@{uid}-star0", now)
+    assert "coordinated_group" in answer.json()["risk"]["reasons"]
+    assert "coordinated_group" not in follow(service, f"{uid}-fan0", f"@{uid}-star1", now).json()["risk"]["reasons"]
