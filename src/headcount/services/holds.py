@@ -32,8 +32,9 @@ if TYPE_CHECKING:
     from headcount.services.challenges import ChallengeRequired, ChallengeService
     from headcount.store.base import Store
 
-#: a pool this old without a lottery allocation is a first-come pool for good (a lottery pool's
-#: allocation is written in the call that makes the pool), so the answer may be remembered
+#: a pool this old, or with capacity, without a lottery allocation is a first-come pool for good
+#: (a lottery pool's allocation is written in the call that makes it, with capacity 0 until the
+#: draw), so the answer may be remembered
 SETTLED_S = 60.0
 _REMEMBER = 100_000  # pools remembered either way, per process
 
@@ -97,7 +98,8 @@ class Ledger:
             self._lottery_pools.add(pool_id)
             return True
         pool = self.store.get_pool(pool_id, now)
-        if pool is not None and pool.created_at < now - SETTLED_S:
+        # a lottery pool has no capacity until its draw, and its allocation exists by then
+        if pool is not None and (pool.capacity > 0 or pool.created_at < now - SETTLED_S):
             if len(self._first_come) >= _REMEMBER:
                 self._first_come.clear()
             self._first_come.add(pool_id)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 import secrets
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -82,15 +83,18 @@ def budget_sql(param: str) -> str:
     ).replace("{p}", param)
 
 
-def velocity_sql(windows: tuple[int, ...], param: str) -> str:
-    """One query for a key's counts over every window; bind `velocity_params`."""
+def velocity_counts(conn: Any, keys: Sequence[str], minute: int, windows: tuple[int, ...],
+                    param: str) -> dict[str, tuple[int, ...]]:
+    """Each key's counts over every window, in one query (a request hits several keys at once)."""
+    if not keys:
+        return {}
+    keys = list(dict.fromkeys(keys))
     sums = ", ".join(f"coalesce(sum(count) FILTER (WHERE bucket > {param}), 0)" for _ in windows)
-    return f"SELECT {sums} FROM velocity WHERE key = {param} AND bucket > {param}"
-
-
-def velocity_params(key: str, minute: int, windows: tuple[int, ...]) -> tuple[object, ...]:
-    """Each window's oldest minute bucket (exclusive), the key, and the widest window's."""
-    return (*(minute - w // 60 for w in windows), key, minute - max(windows) // 60)
+    marks = ", ".join([param] * len(keys))
+    sql = f"SELECT key, {sums} FROM velocity WHERE key IN ({marks}) AND bucket > {param} GROUP BY key"
+    params = (*(minute - w // 60 for w in windows), *keys, minute - max(windows) // 60)
+    counts = {row[0]: tuple(int(n) for n in row[1:]) for row in conn.execute(sql, params).fetchall()}
+    return {k: counts.get(k, (0,) * len(windows)) for k in keys}
 
 
 def decide_budgets(counts: list[int], budgets: tuple[tuple[int, int], ...]) -> ActionResult:

@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from headcount.store.base import velocity_params, velocity_sql
+from headcount.store.base import velocity_counts
 from headcount.store.linking import assign_person, kind_of
 
 T = TypeVar("T")
@@ -149,9 +149,7 @@ class GraphStore:
             hit = [k for k, guard in rate_keys.items() if new(guard, view, added)]
             minute = int(now // 60)
             self._many(conn, self.sql.velocity_hit, [(k, minute) for k in hit])
-            sql = velocity_sql(windows, self.sql.mark)
-            counts = {k: tuple(int(n) for n in conn.execute(sql, velocity_params(k, minute, windows)).fetchone())
-                      for k in hit}
+            counts = velocity_counts(conn, hit, minute, windows, self.sql.mark)
             if hit and refused is not None and refused(view, counts):
                 # a flood of refused fakes behind a carrier NAT must not use up its real people's budget
                 self._many(conn, self.sql.velocity_take_back, [(k, minute) for k in hit])

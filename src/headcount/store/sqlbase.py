@@ -31,8 +31,7 @@ from headcount.store.base import (
     owns,
     parse_hold_id,
     same_token,
-    velocity_params,
-    velocity_sql,
+    velocity_counts,
 )
 from headcount.store.blocks import COLUMNS as BLOCK_COLUMNS
 from headcount.store.blocks import (
@@ -309,9 +308,7 @@ class SqlStore(GraphStore, LotterySql):
         def op(conn: Conn) -> dict[str, tuple[int, ...]]:
             minute = int(now // 60)
             self._many(conn, self.sql.velocity_hit, [(k, minute) for k in keys])
-            sql = velocity_sql(windows, self.sql.mark)
-            return {k: tuple(int(n) for n in conn.execute(sql, velocity_params(k, minute, windows)).fetchone())
-                    for k in keys}
+            return velocity_counts(conn, keys, minute, windows, self.sql.mark)
 
         return op
 
