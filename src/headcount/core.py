@@ -65,7 +65,7 @@ class Headcount:
         self.guard = guard
         self.challenges = ChallengeService(store, keyring, policy.challenge_ttl_s, policy.token_ttl_s)
         key = (guard if isinstance(guard, IdentityGuard) else IdentityGuard(keyring)).key
-        self.verifications = VerificationService(store, key, settings.default_region or "DE", clock)
+        self.verifications = VerificationService(store, key, settings.default_region, clock)
         keeper = self._keep_contacts if settings.keep_contacts else None
         self.ledger = Ledger(store, guard, clock=clock, keep_contacts=keeper, challenges=self.challenges,
                              confirm_requires_verified=policy.graph.confirm_requires_verified)

@@ -71,6 +71,9 @@ class PoolSpec:
     per_actor_limit: int
     hold_ttl_s: int
     light: LightThresholds = field(default_factory=LightThresholds)
+    #: the region whose national format this pool's phone numbers are read in (e.g. "US");
+    #: None: the service's configured default, else only international numbers parse
+    phone_region: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +90,7 @@ class Pool:
     held: int
     confirmed: int
     created_at: float
+    phone_region: str | None = None
 
     @property
     def available(self) -> int:
@@ -115,6 +119,7 @@ class Pool:
                 "yellow_at": self.light_thresholds.yellow_at,
                 "red_at": self.light_thresholds.red_at,
             },
+            "phone_region": self.phone_region,
         }
 
 

@@ -155,10 +155,18 @@ def _past_event(hc: Headcount, kind: str, people: int, came_every: int, uid: str
     return pool_id
 
 
-def test_the_draw_issues_tickets_on_the_check_in_history(hc: Headcount) -> None:
+@pytest.fixture
+def own_hc(own_store_url: str, clock: Clock) -> Iterator[Headcount]:
+    """A store of its own: the history is every earlier pool in the store."""
+    with Headcount.over(open_store(own_store_url), owns_store=True, clock=clock) as instance:
+        yield instance
+
+
+def test_the_draw_issues_tickets_on_the_check_in_history(own_hc: Headcount) -> None:
     """Earlier pools' check-ins (of the same kind only) teach the show-up rate the overbooking
     stands on: where half the holders came, a 60-place draw issues more than 60 tickets; where
     everyone came, the same demand gets about the capacity."""
+    hc = own_hc
     uid = uuid.uuid4().hex[:6]
     past = sorted(_past_event(hc, "event", 120, 2, uid) for _ in range(3))
     shop = _past_event(hc, "stock", 120, 1, uid)  # everyone "came": a shop is not a rally

@@ -465,5 +465,8 @@ def test_the_adaptive_limit_falls_when_admitted_requests_are_slow_and_recovers()
     asyncio.run(rounds(8))
     assert gate.limit == gate.floor == 4 and gate.shed > 0  # slow: down to the floor
     delay["s"] = 0.0
-    asyncio.run(rounds(40, pause=0.025))  # a window each
+    for _ in range(10):  # a window each; a loaded machine's own event-loop delays can slow the growth
+        asyncio.run(rounds(40, pause=0.025))
+        if gate.limit > 20:
+            break
     assert gate.limit > 20  # fast again, at the limit: it grows back

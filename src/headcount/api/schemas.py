@@ -9,7 +9,16 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from headcount.signals.phone import known_region
 
 PoolId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
 ShortText = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -51,6 +60,15 @@ class PoolIn(Strict):
     hold_ttl_s: int = Field(ge=1, le=7 * 24 * 3600)
     light: LightIn | None = None
     allocation: AllocationIn | None = None
+    phone_region: Annotated[str, StringConstraints(min_length=2, max_length=2)] | None = Field(
+        None, description="region whose national-format numbers this pool reads (e.g. US); default: the service's")
+
+    @field_validator("phone_region")
+    @classmethod
+    def _known_region(cls, value: str | None) -> str | None:
+        if value is not None and not known_region(value.upper()):
+            raise ValueError("must be a region code phone numbers are known for, such as US or DE")
+        return value.upper() if value else None
 
 
 class ActorIn(Strict):
@@ -105,6 +123,7 @@ class PoolStaffOut(PoolPublicOut):
     confirmed: int
     available: int
     light_thresholds: dict[str, float]
+    phone_region: str | None
 
 
 class PoolCreatedOut(BaseModel):

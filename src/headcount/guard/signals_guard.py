@@ -28,11 +28,12 @@ from headcount.signals import analyze_email, analyze_network, analyze_phone
 from headcount.signals.typos import Typo, email_typo, phone_typo
 from headcount.store.base import Store
 from headcount.store.graph import Guard, KeyView
-from headcount.types import ActorInfo, Decision
+from headcount.types import ActorInfo, Decision, Pool
 
 #: velocity windows: the policy's `<kind>_per_<name>` limits, counted over the last `seconds`
 WINDOWS = {"minute": 60, "hour": 3600, "day": 86400}
 _SECONDS = tuple(WINDOWS.values())
+_REMEMBERED_POOLS = 100_000  # pools whose phone region a process remembers
 
 
 @dataclass
@@ -82,11 +83,14 @@ class SignalsGuard(IdentityGuard):
         ring: KeyRing | None = None,
         store: Store | None = None,
         policy: Policy | None = None,
-        default_region: str = "DE",
+        default_region: str | None = None,
     ) -> None:
         super().__init__(ring, store)
         self.policy = policy or Policy.load()
+        #: where national-format numbers are read when the pool names no region; None: nowhere
+        #: (only international numbers parse), never a guessed country
         self.default_region = default_region
+        self._regions: dict[str, str | None] = {}  # pool -> its phone region (fixed when it is made)
         #: persons in a detected coordinated group (set by the service's `GroupWatch`)
         self.flagged: Callable[[], frozenset[str]] = frozenset
         #: a flagged person's block confidence in [0, 1]: scales `coordinated_group`'s weight
@@ -127,8 +131,34 @@ class SignalsGuard(IdentityGuard):
         a = self._analyze(actor)
         return a.keys, a.reasons
 
-    def _analyze(self, actor: ActorInfo) -> Analysis:
-        """Identity keys, reasons, velocity keys and graph keys of an actor, or the typo to ask about."""
+    def region_for(self, pool_id: str, now: float = 0.0) -> str | None:
+        """The region national-format numbers are read in for this pool: the pool's own, else
+        the configured default. Read once per pool and process (a pool's region never changes)."""
+        if pool_id in self._regions:
+            return self._regions[pool_id]
+        pool = self.store.get_pool(pool_id, now) if self.store is not None and pool_id else None
+        return self._remember_region(pool_id, pool)
+
+    async def aregion_for(self, pool_id: str, now: float = 0.0) -> str | None:
+        if pool_id in self._regions or self.store is None or not pool_id:
+            return self.region_for(pool_id, now)
+        store = self.store
+        pool = await store.aread(lambda: store.get_pool(pool_id, now))
+        return self._remember_region(pool_id, pool)
+
+    def _remember_region(self, pool_id: str, pool: Pool | None) -> str | None:
+        if pool is None:  # not made yet (or not a pool: an action's verb): not remembered
+            return self.default_region
+        if len(self._regions) >= _REMEMBERED_POOLS:
+            self._regions.clear()
+        self._regions[pool_id] = region = pool.phone_region or self.default_region
+        return region
+
+    def _analyze(self, actor: ActorInfo, region: str | None = None) -> Analysis:
+        """Identity keys, reasons, velocity keys and graph keys of an actor, or the typo to ask about.
+
+        `region`: where national-format numbers are read (the pool's; default: the guard's)."""
+        region = region or self.default_region
         a = Analysis()
         if actor.id:
             a.keys.append(self._key("id", actor.id))
@@ -140,7 +170,7 @@ class SignalsGuard(IdentityGuard):
             if e.normalized:
                 a.aux.append(self._key("addr", e.normalized.lower()))
         if actor.phone:
-            p = analyze_phone(actor.phone, self.default_region)
+            p = analyze_phone(actor.phone, region)
             a.reasons.extend(p.reasons)
             tel = self._key("tel", p.e164 or actor.phone.strip())
             a.keys.append(tel)
@@ -151,7 +181,7 @@ class SignalsGuard(IdentityGuard):
                 # a block counts new numbers, not a family's one; its area, to judge it by
                 a.rate_guards["phone_block"] = a.rate_guards["phone_area"] = tel
             elif a.typo is None:
-                a.typo = phone_typo(actor.phone, self.default_region)
+                a.typo = phone_typo(actor.phone, region)
         if actor.device:
             a.keys.append(self._key("dev", actor.device))
         n = analyze_network(actor.ip, actor.user_agent)
@@ -261,7 +291,8 @@ class SignalsGuard(IdentityGuard):
                                    extra={**decision.extra, "graph_keys": tuple(a.keys + a.aux)})
 
     def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
-        a = self._analyze(actor)
+        pooled = actor.phone and verb in REGISTRATION_VERBS  # an action's "pool" is its verb, not a pool
+        a = self._analyze(actor, self.region_for(pool_id, now) if pooled else None)
         if a.typo is not None:
             return self._typo_decision(a)
         if self.store is None:
@@ -278,7 +309,8 @@ class SignalsGuard(IdentityGuard):
         return self._linked(decision, person, a)
 
     async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
-        a = self._analyze(actor)
+        pooled = actor.phone and verb in REGISTRATION_VERBS
+        a = self._analyze(actor, await self.aregion_for(pool_id, now) if pooled else None)
         if a.typo is not None:
             return self._typo_decision(a)
         if self.store is None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from headcount.guard.identity import Guard, IdentityGuard
 from headcount.services.twins import Step, Steps, run_async, run_sync
+from headcount.signals.phone import known_region
 from headcount.signals.typos import Typo
 from headcount.types import (
     ActorInfo,
@@ -76,6 +77,9 @@ class Ledger:
         self._first_come: set[str] = set()
 
     def create_pool(self, spec: PoolSpec, idem: IdempotencyKey | None = None) -> Outcome:
+        """A first-come pool. A `phone_region` phone numbers are not known for is a ValueError naming it."""
+        if spec.phone_region is not None and not known_region(spec.phone_region):
+            raise ValueError(f"phone_region: {spec.phone_region!r} is not a region phone numbers are known for")
         return self.store.create_pool(spec, self.clock(), idem)
 
     def pool(self, pool_id: str) -> Pool | None:

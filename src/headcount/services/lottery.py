@@ -160,12 +160,14 @@ class LotteryService:
         return body
 
     # registrations ------------------------------------------------------------------------------
-    def _identity_facts(self, actor: ActorInfo) -> tuple[list[str], dict[str, str]]:
+    def _identity_facts(self, actor: ActorInfo, pool_id: str, now: float) -> tuple[list[str], dict[str, str]]:
         """The person's identity keys, and the keyed network, device and number block."""
         guard = self.ledger.guard
         analyze = getattr(guard, "_analyze", None)
+        region_for = getattr(guard, "region_for", None)
+        region = region_for(pool_id, now) if region_for is not None else None
         if analyze is not None:
-            analysis = analyze(actor)
+            analysis = analyze(actor, region)
             keys, facts = list(analysis.keys), dict(analysis.rate_keys)
         else:
             ident = getattr(guard, "identities", None)
@@ -175,7 +177,7 @@ class LotteryService:
             facts["device"] = device
         key = getattr(guard, "_key", None)
         if actor.phone and key is not None:
-            parsed = analyze_phone(actor.phone, getattr(guard, "default_region", "DE"))
+            parsed = analyze_phone(actor.phone, region)
             if parsed.valid and parsed.e164 and parsed.e164[1:].isdigit():
                 # two overlapping windows of ten numbers: any two numbers at most 5 apart share one
                 n = int(parsed.e164[1:])
@@ -215,7 +217,7 @@ class LotteryService:
         if quantity > cap:
             return Answer("actor_limit", {"pool_id": pool_id, "limit": cap, "field": "quantity", "risk": risk,
                                           "reasons": ["actor_limit"]})
-        keys, facts = self._identity_facts(actor)
+        keys, facts = self._identity_facts(actor, pool_id, now)
         return RegistrationRecord(new_registration_id(), pool_id, decision.actor_key, quantity, round(score, 4),
                                   tuple(static), tuple(keys), facts.get("network"), facts.get("device"), owner, now,
                                   phone_block=facts.get("phone_block"), phone_run=facts.get("phone_run"))

@@ -36,7 +36,8 @@ class VerificationService:
     store: Store
     #: the guard's pseudonym of (kind, canonical value): the same key a hold uses
     key: Callable[[str, str], str]
-    default_region: str = "DE"
+    #: where national-format numbers are read; None: only international numbers (no guessed country)
+    default_region: str | None = None
     clock: Callable[[], float] = time.time
 
     def identity(self, kind: Kind, value: str) -> str:
@@ -48,7 +49,8 @@ class VerificationService:
             return self.key("email", e.canonical or value.strip().lower())
         p = analyze_phone(value, self.default_region)
         if not p.valid or not p.e164:
-            raise VerificationError("value", "invalid-phone", "not a valid phone number")
+            raise VerificationError("value", "invalid-phone", "not a valid phone number" + (
+                "" if self.default_region else " (national numbers need HEADCOUNT_DEFAULT_REGION; send +country)"))
         return self.key("tel", p.e164)
 
     def issue(self, kind: Kind, value: str) -> Verification:

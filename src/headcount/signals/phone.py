@@ -78,8 +78,13 @@ def _is_us_555_fictional(number: phonenumbers.PhoneNumber) -> bool:
     return number.country_code == 1 and len(national) == 10 and national[3:8] == "55501"
 
 
+def known_region(code: str) -> bool:
+    """Whether `code` is a region whose numbers phonenumbers can read ("US", "DE", ...)."""
+    return code in phonenumbers.SUPPORTED_REGIONS
+
+
 @lru_cache(maxsize=65_536)
-def analyze_phone(raw: str, default_region: str = "DE") -> PhoneSignals:
+def analyze_phone(raw: str, default_region: str | None = None) -> PhoneSignals:
     """Signals of one number; never raises on the number's content.
 
     One type match per number: `number_type` is UNKNOWN exactly when

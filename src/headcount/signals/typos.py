@@ -66,7 +66,7 @@ def _valid(country_code: int, national: str) -> bool:
 
 
 @lru_cache(maxsize=16_384)
-def phone_typo(raw: str, default_region: str = "DE") -> Typo | None:
+def phone_typo(raw: str, default_region: str | None = None) -> Typo | None:
     """An invalid number that one digit more or one digit less would make valid: mistyped,
     not made up (a number far from any valid one is left to the risk signals)."""
     try:

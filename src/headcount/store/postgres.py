@@ -271,7 +271,7 @@ class PostgresStore(DecisionsSql, SqlStore):
             inserted = conn.execute(
                 self.sql.pool_insert + " ON CONFLICT (id) DO NOTHING RETURNING id",
                 (spec.id, spec.name, spec.kind, spec.capacity, spec.per_actor_limit, spec.hold_ttl_s,
-                 spec.light.yellow_at, spec.light.red_at, now),
+                 spec.light.yellow_at, spec.light.red_at, now, spec.phone_region),
             ).fetchone()
             if inserted is None:
                 outcome = Outcome(Result.EXISTS, {"pool_id": spec.id, "reasons": ["pool_exists"]})

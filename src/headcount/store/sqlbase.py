@@ -51,7 +51,7 @@ Conn = Any  # sqlite3.Connection or psycopg.Connection: both have execute() -> c
 
 POOL_COLUMNS = (
     "id, name, kind, capacity, per_actor_limit, hold_ttl_s, light_yellow_at, light_red_at,"
-    " held, confirmed, created_at"
+    " held, confirmed, created_at, phone_region"
 )
 API_KEY_COLUMNS = "key_id, secret_hash, role, created_at, revoked, expires_at, revoked_at, label"
 HOLD_COLUMNS = ("seq, token, pool_id, actor_key, quantity, status, created_at, expires_at, max_expires_at,"
@@ -70,7 +70,7 @@ class Statements:
             " FROM pools"
         )
         self.pool_insert = (f"INSERT INTO pools ({POOL_COLUMNS}) VALUES ({m}, {m}, {m}, {m}, {m}, {m}, {m}, {m},"
-                            f" 0, 0, {m})")
+                            f" 0, 0, {m}, {m})")
         self.hold_by_token = f"SELECT {HOLD_COLUMNS} FROM holds WHERE token = {m}"
         self.actor_usage = (
             f"SELECT coalesce(sum(quantity), 0) FROM holds WHERE pool_id = {m} AND actor_key = {m}"
@@ -136,7 +136,7 @@ def pool_from_row(row: Sequence[Any]) -> Pool:
     return Pool(
         id=row[0], name=row[1], kind=row[2], capacity=int(row[3]), per_actor_limit=int(row[4]),
         hold_ttl_s=int(row[5]), light_thresholds=LightThresholds(row[6], row[7]),
-        held=int(row[8]) - int(row[11]), confirmed=int(row[9]), created_at=row[10],
+        held=int(row[8]) - int(row[12]), confirmed=int(row[9]), created_at=row[10], phone_region=row[11],
     )
 
 

@@ -645,7 +645,7 @@ class SQLiteStore(DecisionsSql, SqlStore):
             else:
                 conn.execute(self.sql.pool_insert, (spec.id, spec.name, spec.kind, spec.capacity,
                                                     spec.per_actor_limit, spec.hold_ttl_s, spec.light.yellow_at,
-                                                    spec.light.red_at, now))
+                                                    spec.light.red_at, now, spec.phone_region))
                 outcome = Outcome(Result.CREATED, {"pool_id": spec.id})
             ops.idem_record(conn, idem, outcome, now)
             return outcome

@@ -39,7 +39,8 @@ def create_pool(body: PoolIn, request: Request, ledger: LedgerDep, principal: Pr
     """Create a pool of capacity that holds draw from (staff)."""
     require(principal, Role.STAFF)
     light = LightThresholds(body.light.yellow_at, body.light.red_at) if body.light else LightThresholds()
-    spec = PoolSpec(body.id, body.name, body.kind, body.capacity, body.per_actor_limit, body.hold_ttl_s, light)
+    spec = PoolSpec(body.id, body.name, body.kind, body.capacity, body.per_actor_limit, body.hold_ttl_s, light,
+                    phone_region=body.phone_region)
     if body.allocation is not None and body.allocation.mode == "lottery":
         from headcount.api.routes.lottery import create_lottery_pool
 
