@@ -18,6 +18,7 @@ same share. A fresh process waits for `min_seen` registrations before it judges.
 from __future__ import annotations
 
 import logging
+import time
 from collections import deque
 from threading import Lock
 
@@ -34,6 +35,7 @@ class FloodWatch:
         self._recent: dict[str, deque[bool]] = {}
         self._risky: dict[str, int] = {}
         self._was_flooded: set[str] = set()
+        self._entered: dict[str, float] = {}  # when each flooded pool entered flood mode (this process)
         self._lock = Lock()
 
     def flooded(self, pool_id: str) -> bool:
@@ -41,6 +43,10 @@ class FloodWatch:
         if recent is None or len(recent) < self.rule.min_seen:
             return False
         return self._risky[pool_id] > self.rule.share * len(recent)
+
+    def since(self, pool_id: str) -> float | None:
+        """When this process saw the pool enter its current flood mode (None: not flooded here)."""
+        return self._entered.get(pool_id) if self.flooded(pool_id) else None
 
     def share(self, pool_id: str) -> float:
         recent = self._recent.get(pool_id)
@@ -59,5 +65,9 @@ class FloodWatch:
             now_flooded = self.flooded(pool_id)
             if now_flooded != (pool_id in self._was_flooded):  # tell the operators when it turns
                 (self._was_flooded.add if now_flooded else self._was_flooded.discard)(pool_id)
+                if now_flooded:
+                    self._entered[pool_id] = time.time()
+                else:
+                    self._entered.pop(pool_id, None)
                 log.warning("pool %s %s flood mode: %.0f%% of its last %d registrations were risky", pool_id,
                             "enters" if now_flooded else "leaves", 100 * self.share(pool_id), len(recent))

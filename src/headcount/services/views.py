@@ -193,6 +193,8 @@ class Views:
         if on and flooded:
             run = [c.first_ts for c in flooded if last_off is None or c.last_ts >= last_off]
             since = min(run) if run else min(c.first_ts for c in flooded)
+        if on and since is None and self.floods is not None:  # this process's decisions not in the log yet
+            since = self.floods.since(pool_id)
         share = self.floods.share(pool_id) if self.floods is not None else None
         return Flood(on, since, share, sum(c.n for c in flooded))
 
