@@ -66,6 +66,8 @@ def _number_type(number: phonenumbers.PhoneNumber, region: str | None) -> int:
     Should a phonenumbers release drop that helper: `number_type` itself."""
     if _type_helper is None:
         return phonenumbers.number_type(number)
+    if region is None or number.country_code is None:
+        return _UNKNOWN  # no metadata to match against: what `number_type` answers then
     metadata = phonenumbers.PhoneMetadata.metadata_for_region_or_calling_code(number.country_code, region)
     if metadata is None:
         return _UNKNOWN

@@ -77,7 +77,10 @@ def phone_typo(raw: str, default_region: str | None = None) -> Typo | None:
         return None
     if phonenumbers.is_valid_number(number):
         return None
-    national, cc = str(number.national_number), number.country_code
+    cc = number.country_code
+    if cc is None or number.national_number is None:  # `parse` sets both; the type allows None
+        return None
+    national = str(number.national_number)
     if not 4 <= len(national) <= 14:
         return None
     # A number's validity turns on its prefix and its length, so a digit dropped or doubled

@@ -79,10 +79,19 @@ US_AREAS = ["201", "212", "213", "305", "312", "404", "415", "512", "602", "617"
             "817", "901", "917", "918"]  # 918: Tulsa
 
 
+def _example(region: str, *kinds: int) -> phonenumbers.PhoneNumber:
+    """The library's example number of the first of `kinds` the region has one for."""
+    for kind in kinds:
+        example = phonenumbers.example_number_for_type(region, kind)
+        if example is not None:
+            return example
+    raise ValueError(f"phonenumbers has no example number of types {kinds} for region {region!r}")
+
+
 def _mobile(rng: random.Random, region: str) -> str:
     """A valid mobile number of the region with random subscriber digits (numbers of real
     people are spread over the numbering plan, not bunched in one block)."""
-    example = phonenumbers.example_number_for_type(region, PhoneNumberType.MOBILE)
+    example = _example(region, PhoneNumberType.MOBILE)
     digits = str(example.national_number)
     for _ in range(200):
         if region == "US":
@@ -121,8 +130,7 @@ def _virtual_number(rng: random.Random, i: int) -> str:
     """A toll-free or VoIP number (the kind a number app hands out), varied in its last digits."""
     region = rng.choice(["US", "GB", "FR", "IT", "PL", "NL"])
     kind = rng.choice([PhoneNumberType.TOLL_FREE, PhoneNumberType.VOIP])
-    example = phonenumbers.example_number_for_type(region, kind) or \
-        phonenumbers.example_number_for_type(region, PhoneNumberType.TOLL_FREE)
+    example = _example(region, kind, PhoneNumberType.TOLL_FREE)
     return phonenumbers.format_number(example, phonenumbers.PhoneNumberFormat.E164)[:-2] + f"{i % 100:02d}"
 
 

@@ -13,6 +13,10 @@ attacker's hold would have lapsed. Attackers follow their pacing: burst and
 steady send each identity once at its time; adaptive ones switch identity and
 back off when refused and probe quantities down on 429; cart activists re-hold
 with their next identity whenever a hold expires, never paying.
+
+aiohttp comes with the `bench` (and `test`) extra, not with the package: it is
+imported when a `Replayer` is made, and without it that raises `ReplayUnavailable`
+naming the extra, so the result types and `metrics` import without it.
 """
 
 from __future__ import annotations
@@ -25,10 +29,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import aiohttp
-
 from headcount.simulate.redteam.model import Entrant
 from headcount.simulate.redteam.scenarios import PoolDef, World
+
+
+class ReplayUnavailable(RuntimeError):
+    """aiohttp is missing: the message says what to install."""
 
 
 @dataclass
@@ -101,6 +107,10 @@ class Replayer:
 
     def __init__(self, url: str, client_key: str, staff_key: str, world: World, *, concurrency: int = 48,
                  verify_share: float = 0.0, sample_every: float = 0.5, request_timeout: float = 30.0) -> None:
+        try:  # the one place that checks for the extra; _call and run import it again, then known there
+            import aiohttp
+        except ImportError:
+            raise ReplayUnavailable("the red-team replay needs aiohttp: pip install 'headcount[bench]'") from None
         self.url = url.rstrip("/")
         self.world = world
         self.client = {"Authorization": f"Bearer {client_key}"}
@@ -120,6 +130,8 @@ class Replayer:
     # -- HTTP -----------------------------------------------------------------------------------------
     async def _call(self, method: str, path: str, *, json: Any = None, staff: bool = False,
                     idem: bool = False) -> tuple[int, dict[str, Any]]:
+        import aiohttp
+
         assert self.session is not None
         headers = dict(self.staff if staff else self.client)
         if idem:
@@ -344,6 +356,8 @@ class Replayer:
         await self._call("POST", "/v1/actions", json={"verb": "checkin", "actor": actor, "target": pool}, idem=True)
 
     async def run(self) -> ReplayResult:
+        import aiohttp
+
         began = time.time()
         connector = aiohttp.TCPConnector(limit=128)
         async with aiohttp.ClientSession(connector=connector, timeout=self.timeout) as session:
@@ -389,4 +403,4 @@ def replay(url: str, client_key: str, staff_key: str, world: World, **options: A
     return asyncio.run(Replayer(url, client_key, staff_key, world, **options).run())
 
 
-__all__ = ["HoldRecord", "ReplayResult", "Replayer", "Result", "replay", "verifies"]
+__all__ = ["HoldRecord", "ReplayResult", "ReplayUnavailable", "Replayer", "Result", "replay", "verifies"]
