@@ -12,6 +12,10 @@ on one home network and a class partly on the school network: a crowd moment on 
 targets passes the crowd test when its members share a network (`detect.evidence`), and
 a family's wi-fi looks like a small farm's. The same logs with every member on their own
 network report nothing (`test_without_shared_networks_...`). The stream flags none of them.
+At scale (`python bench/stream_null.py`, 50 seeds, 8-15k follows each): with shared networks
+46/50 seeds have a full-pass false block (households 38, classes 41, one class merged with
+the flash crowd), 127 false-blocked actors per 10,000 (median; worst 212); the stream 0/50;
+with every member on their own network 0/50 for both.
 """
 
 from __future__ import annotations
