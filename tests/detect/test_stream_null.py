@@ -1,0 +1,103 @@
+"""The null suite of streaming detection: on ordinary crowds with no ring the service flags nobody.
+
+Each seed is an innocent follow log nobody tuned on (`simulate.crowds`: Zipf popularity,
+a daily cycle, mass followers, carrier NAT, a flash crowd on a launch, households and
+choirs on the same niche accounts one evening, a class of 25 on its teacher and two
+classmates), replayed through the service's own detection job (`GroupWatch.stream_tick`
+round by round on an SQLite store, then the full pass), as `testing.streamreplay` does.
+A planted ring in the same traffic is the control that the stream does report.
+
+Finding (kept visible as strict xfails, not loosened): the full pass blocks households
+on one home network and a class partly on the school network: a crowd moment on a few
+targets passes the crowd test when its members share a network (`detect.evidence`), and
+a family's wi-fi looks like a small farm's. The same logs with every member on their own
+network report nothing (`test_without_shared_networks_...`). The stream flags none of them.
+At scale (`python bench/stream_null.py`, 50 seeds, 8-15k follows each): with shared networks
+46/50 seeds have a full-pass false block (households 38, classes 41, one class merged with
+the flash crowd), 127 false-blocked actors per 10,000 (median; worst 212); the stream 0/50;
+with every member on their own network 0/50 for both.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from headcount.simulate.crowds import CrowdLog, innocent_follows, plant_ring
+from headcount.testing.streamreplay import Replay, replay
+
+SEEDS = range(22)
+# seeds whose full pass blocks a household on its home network or a class partly on the
+# school network (see the module docstring); strict: a fix makes these pass and must drop them
+SHARED_NETWORK_FALSE_BLOCKS = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21})
+
+Replayed = tuple[CrowdLog, set[str], Replay]
+
+
+def crowd(seed: int, shared_networks: bool = True) -> CrowdLog:
+    """A small innocent log (about 5-8k follows) so that the suite runs in well under a minute."""
+    return innocent_follows(seed, people=1000 + seed * 37 % 800, crowd=(200, 600),
+                            shared_networks=shared_networks)
+
+
+@pytest.fixture(scope="module")
+def replayed(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Replayed]:
+    """Each log replayed once through the service's job, shared by the tests that read it."""
+    cache: dict[tuple[int, bool, bool], Replayed] = {}
+
+    def get(seed: int, shared_networks: bool = True, ring: bool = False) -> Replayed:
+        key = (seed, shared_networks, ring)
+        if key not in cache:
+            log = crowd(seed, shared_networks)
+            planted = plant_ring(log, seed) if ring else set()
+            db = tmp_path_factory.mktemp(f"null{seed}") / "s.db"
+            cache[key] = (log, planted, replay(log, db))
+        return cache[key]
+
+    return get
+
+
+def described(log: CrowdLog, blocks: list) -> list[tuple[str, int, int, list[str]]]:  # type: ignore[type-arg]
+    """Each block as (detector, actors, targets, the benign patterns its members belong to)."""
+    return [(b.detector, len(b.actors), len(b.targets),
+             sorted({p for a in b.actors for p in log.pattern_of(a)})) for b in blocks]
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_stream_flags_nobody_in_an_innocent_crowd(seed: int, replayed: Callable[..., Replayed]) -> None:
+    log, _, run = replayed(seed)
+    assert 3_000 <= len(log) <= 20_000 and run.rounds >= 15
+    assert len(log.patterns["flash_crowd"]) >= 200 and len(log.patterns["class"]) == 25
+    assert not run.stream, described(log, list(run.stream.values()))
+
+
+@pytest.mark.parametrize("seed", [
+    pytest.param(s, marks=pytest.mark.xfail(
+        strict=True, reason="full pass blocks a household on its home network / a class partly on the "
+                            "school network: shared network + crowd moment passes the evidence tests"))
+    if s in SHARED_NETWORK_FALSE_BLOCKS else s
+    for s in SEEDS])
+def test_the_full_pass_flags_nobody_in_an_innocent_crowd(seed: int, replayed: Callable[..., Replayed]) -> None:
+    log, _, run = replayed(seed)
+    assert not run.full, described(log, run.full)
+
+
+@pytest.mark.parametrize("seed", sorted(SHARED_NETWORK_FALSE_BLOCKS)[:3])
+def test_without_shared_networks_the_same_crowds_are_flagged_by_nobody(
+        seed: int, replayed: Callable[..., Replayed]) -> None:
+    """What the false blocks rest on: the same logs, every member on their own network."""
+    log, _, run = replayed(seed, shared_networks=False)
+    assert not run.stream and not run.full, described(log, [*run.stream.values(), *run.full])
+
+
+@pytest.mark.parametrize("seed", [0, 9])
+def test_a_ring_in_the_same_traffic_is_reported_by_the_stream(seed: int, replayed: Callable[..., Replayed]) -> None:
+    """The control: 30 new accounts on 10 targets within 20 minutes, among the same crowd."""
+    log, ring, run = replayed(seed, ring=True)
+    assert run.admitted_rounds >= 1
+    best = max(run.stream.values(), key=lambda b: len(set(b.actors) & ring), default=None)
+    assert best is not None, "the stream stored no block"
+    hit = len(set(best.actors) & ring)
+    assert 2 * hit / (len(best.actors) + len(ring)) >= 0.9
+    assert best.detector == "stream" and best.evidence["confidence"] > 0.99
