@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -31,6 +32,19 @@ def _with_db(url: str, dbname: str) -> str:
     return urlunsplit(parts._replace(path=f"/{dbname}"))
 
 
+@contextmanager
+def _fresh_database(server_url: str, prefix: str) -> Iterator[str]:
+    """A new database on the server for the block, dropped after it."""
+    name = f"{prefix}_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    with psycopg.connect(server_url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield _with_db(server_url, name)
+    finally:
+        with psycopg.connect(server_url, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 @pytest.fixture(scope="session")
 def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for this test session."""
@@ -38,12 +52,8 @@ def pg_url() -> Iterator[str]:
         if REQUIRE_PG:
             pytest.fail("HEADCOUNT_REQUIRE_PG=1 but HEADCOUNT_TEST_PG_URL is not set")
         pytest.skip("no PostgreSQL server (set HEADCOUNT_TEST_PG_URL; .ci/run starts one)")
-    name = f"hc_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_db(PG_URL, name)
-    with psycopg.connect(PG_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _fresh_database(PG_URL, "hc_test") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -59,13 +69,8 @@ def own_store_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempP
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('own') / 'headcount.db'}"
         return
-    base = request.getfixturevalue("pg_url")
-    name = f"hc_own_{os.getpid()}_{uuid.uuid4().hex[:6]}"
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield _with_db(base, name)
-    with psycopg.connect(base, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with _fresh_database(request.getfixturevalue("pg_url"), "hc_own") as url:
+        yield url
 
 
 @pytest.fixture

@@ -22,7 +22,9 @@ when every test it needs rejects what such crowds do, each in the score's units
   Such a block, and one of fewer than `FEW_ACTORS` members (a handful of heavy
   users or mass followers overlapping on popular targets), needs **shared infrastructure**: more members sharing a network or a
   device (their most used one within the block) than members drawn at random
-  from the log would, a birthday-collision count against a Poisson mean.
+  from the log would, a birthday-collision count against a Poisson mean. Up to
+  `HOUSEHOLD` members on one value are what a household shares (a home's wi-fi, a
+  family's tablet): only members beyond that count as collisions.
 
 The block's evidence score is the weakest of the tests it needs; its confidence is
 the posterior probability that it is not chance at even prior odds,
@@ -50,6 +52,11 @@ CROWD_TARGETS = 6.0  # a moment on at most this many effective targets is what o
 MAX_CROWD_MOMENTS = 3  # more moments than this must recur at one phase to be a community
 PHASE_LOCK = 0.95  # mean resultant length of the moments' phases: within about +-2 h a week
 FEW_ACTORS = 5  # fewer members than this need shared infrastructure too (heavy users, mass followers)
+#: members one network or device value may have before sharing it is evidence: a household's
+#: wi-fi or a family's tablet (households of more than six are rare), not a farm
+HOUSEHOLD = 6
+#: modes of a log that say what was done, not where from: no evidence of shared infrastructure
+NOT_INFRASTRUCTURE = frozenset({"verb"})
 MISSING = frozenset({"", "-", "none", "null", "nan"})
 
 
@@ -193,7 +200,7 @@ def shared_infrastructure(ctx: Context, actor: np.ndarray, mode_values: dict[str
                           ) -> tuple[float, dict[str, Any]]:
     """log10 odds that the members share networks or devices beyond chance (best mode)."""
     best, facts = 0.0, {}
-    names = [n for n in mode_values if n in ctx.log.modes]
+    names = [n for n in mode_values if n in ctx.log.modes and n not in NOT_INFRASTRUCTURE]
     for name in names:
         rate, missing = ctx.collision_rate(name, np.unique(actor))
         modal = modal_values(actor, mode_values[name], ctx.log.n_actors, missing)
@@ -201,7 +208,10 @@ def shared_infrastructure(ctx: Context, actor: np.ndarray, mode_values: dict[str
         k = have.size
         if k < 2:
             continue
-        collisions = k - np.unique(have).size
+        # a home's network or a family's tablet is shared by its household: only members past
+        # HOUSEHOLD on one value are sharing that households do not explain
+        _, per_value = np.unique(have, return_counts=True)
+        collisions = int(np.maximum(per_value - HOUSEHOLD, 0).sum())
         expected = max(k * (k - 1) / 2.0 * rate, 1e-12)
         log_p = float(poisson.logsf(collisions - 1, expected)) if collisions > 0 else 0.0
         odds = max(0.0, -log_p / math.log(10.0) - math.log10(max(len(names), 1)))
