@@ -37,4 +37,5 @@ def unusual_block(in_block: int, in_area: int, alpha: float) -> bool:
     if in_block <= 0:
         return False
     in_area = max(in_area, in_block)
-    return bool(bdtrc(in_block - 1, in_area, 1.0 / AREA_BLOCKS) < alpha / AREA_BLOCKS)
+    # every arrival in the area looks at its block again: a union bound over those looks too
+    return bool(bdtrc(in_block - 1, in_area, 1.0 / AREA_BLOCKS) < alpha / (AREA_BLOCKS * in_area))
