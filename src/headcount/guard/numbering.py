@@ -8,7 +8,8 @@ block is suspicious only when it holds more of its area's numbers than chance
 would put there: with `n` numbers in the area spread over its hundred blocks, the
 block's count is binomial(n, 1/100), and a count that chance reaches in any of
 the area's hundred blocks with probability under `alpha` (each block gets its
-chance: alpha / 100 for one) is a run. A block alone in a quiet area still trips at
+chance: alpha / 100 for one, and each arrival in the area looks again: alpha /
+(100 x the area's count) for one look) is a run. A block alone in a quiet area still trips at
 a handful of numbers; a block in a busy area needs many more.
 """
 
