@@ -3,6 +3,7 @@
     python bench/lottery.py redteam --half held_back              # 2 server processes on SQLite
     python bench/lottery.py redteam --half held_back --store postgres
     python bench/lottery.py overbook --events 200 --seeds 1 2 3   # simulated events, risk 5% and 10%
+    python bench/lottery.py overbook --events 200 --half held_back  # the estimate's held-back generators
     python bench/lottery.py fairness --draws 1000
 
 **redteam**: each rally cell of the grid (headcount.simulate.redteam) gets a fresh store
@@ -229,15 +230,19 @@ def redteam(args: argparse.Namespace) -> None:
 def overbook(args: argparse.Namespace) -> None:
     from headcount.allocation import tickets
     from headcount.estimate import Bands, count_registrations
-    from headcount.estimate.simulate import simulate_events
+    from headcount.estimate.backtest import HELD_BACK, TODAY_HALVES, TUNE, Half
+    from headcount.estimate.simulate import TODAY, simulate_events
     from headcount.policy import Policy
 
     policy = Policy.load(None)
     bands = Bands.from_policy(policy)
     first_below = policy.bands[0].below or 1.0
     deny_from = next(b for b in reversed(policy.bands[:-1]) if b.below is not None).below  # the deny band's floor
-    for seed in args.seeds:
-        events = simulate_events(args.events, seed, max_size=args.max_size)
+    halves: tuple[Half, ...] = {"seeds": (Half("today", TODAY, tuple(args.seeds)),), "tune": TUNE,
+                                "held_back": HELD_BACK, "today": TODAY_HALVES}[args.half]
+    runs = [(h.name, h.settings, seed) for h in halves for seed in h.seeds]
+    for name, settings, seed in runs:
+        events = simulate_events(args.events, seed, settings=settings, max_size=args.max_size)
         rng = np.random.default_rng(10_000 + seed)
         per_risk: dict[float, dict[str, list[float]]] = {r: {"over": [], "empty": [], "empty_exact": [], "over_exact": [],
                                                              "ratio": [], "binding": []} for r in args.risks}
@@ -274,7 +279,7 @@ def overbook(args: argparse.Namespace) -> None:
             over, binding = np.array(d["over"]), np.array(d["binding"], bool)
             n = over.size
             se = math.sqrt(risk * (1 - risk) / n)
-            print(f"seed {seed} risk {risk:.0%}: events {n}, over capacity {over.mean():.3f} "
+            print(f"{name} seed {seed} risk {risk:.0%}: events {n}, over capacity {over.mean():.3f} "
                   f"(binomial sd at this n {se:.3f}; bar {risk - 0.02:.2f}-{risk + 0.02:.2f}: "
                   f"{'pass' if abs(over.mean() - risk) <= 0.02 else 'MISS'}), binding {binding.mean():.2f} "
                   f"(over among binding {over[binding].mean() if binding.any() else float('nan'):.3f}); "
@@ -322,7 +327,9 @@ def main() -> None:
     r.add_argument("--out")
     o = sub.add_parser("overbook")
     o.add_argument("--events", type=int, default=200)
-    o.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3])
+    o.add_argument("--seeds", type=int, nargs="+", default=[1, 2, 3], help="seeds of today's generator")
+    o.add_argument("--half", choices=["seeds", "tune", "held_back", "today"], default="seeds",
+                   help="the estimate's fixed split (headcount.estimate.backtest) instead of --seeds")
     o.add_argument("--risks", type=float, nargs="+", default=[0.05, 0.10])
     o.add_argument("--max-size", type=int, default=200_000)
     f = sub.add_parser("fairness")
