@@ -2,6 +2,7 @@
 
     python bench/stream_null.py                      # 50 seeds, both network variants
     python bench/stream_null.py --seeds 10 --variants shared
+    python bench/stream_null.py --first-seed 1000 --variants shared --out /tmp/unseen.json
 
 Each seed is an innocent follow log (`simulate.crowds.innocent_follows` at its default
 sizes: 1,500-3,000 people, about 8-15k follows over two days, a flash crowd of 300-1,200,
@@ -81,6 +82,9 @@ def summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=50)
+    parser.add_argument("--first-seed", type=int, default=0,
+                        help="seeds first..first+seeds-1 (seeds 0-49 were looked at while building the"
+                             " evidence tests; 1000 and up were not)")
     parser.add_argument("--variants", nargs="+", default=["shared", "own"], choices=["shared", "own"])
     parser.add_argument("--round-events", type=int, default=250, help="events per stream round")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "stream_null.json"))
@@ -88,7 +92,7 @@ def main() -> None:
     result: dict[str, Any] = {"machine": {"cores": os.cpu_count()}, "round_events": args.round_events}
     for variant in args.variants:
         runs = []
-        for seed in range(args.seeds):
+        for seed in range(args.first_seed, args.first_seed + args.seeds):
             run = run_seed(seed, variant == "shared", args.round_events)
             print(json.dumps({"variant": variant, **{k: v for k, v in run.items() if k != "blocks"}}), flush=True)
             runs.append(run)

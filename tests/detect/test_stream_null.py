@@ -19,6 +19,10 @@ with shared networks 46/50 seeds had a full-pass false block (households 38, cla
 127 false-blocked actors per 10,000 (median; worst 212); the stream 0/50; with every
 member on their own network 0/50 for both. After it (same command): 37/50 seeds (households
 in 6, classes in 35), 91 per 10,000 (median; worst 212); the stream still 0/50.
+After only members whose block network is also their usual one count as sharing it (a class
+on the school's wi-fi for a day lives elsewhere the rest of the log): 4/50 (classes whose
+pupils follow little else, so the school is their most used network), median 0, worst 117;
+on seeds 1000-1049, never looked at before (`--first-seed 1000`): 6/50, median 0, worst 132.
 """
 
 from __future__ import annotations
@@ -33,9 +37,10 @@ from headcount.testing.streamreplay import Replay, replay
 SEEDS = range(22)
 # seeds whose full pass blocks a class partly on the school network (see the module docstring;
 # households on their home network were blocked in 18 and 19 too, until up to
-# evidence.HOUSEHOLD members on one network counted as a household); strict: a fix makes
-# these pass and must drop them
-SHARED_NETWORK_FALSE_BLOCKS = frozenset({0, 1, 2, 3, 4, 5, 6, 7, 8, 11, 12, 13, 14, 15, 16, 17, 20, 21})
+# evidence.HOUSEHOLD members on one network counted as a household; 17 more class seeds until
+# only members usually on the shared network counted); strict: a fix makes these pass and
+# must drop them
+SHARED_NETWORK_FALSE_BLOCKS = frozenset({16})
 
 Replayed = tuple[CrowdLog, set[str], Replay]
 
@@ -88,7 +93,7 @@ def test_the_full_pass_flags_nobody_in_an_innocent_crowd(seed: int, replayed: Ca
     assert not run.full, described(log, run.full)
 
 
-@pytest.mark.parametrize("seed", sorted(SHARED_NETWORK_FALSE_BLOCKS)[:3])
+@pytest.mark.parametrize("seed", sorted(SHARED_NETWORK_FALSE_BLOCKS | {0, 1})[:3])
 def test_without_shared_networks_the_same_crowds_are_flagged_by_nobody(
         seed: int, replayed: Callable[..., Replayed]) -> None:
     """What the false blocks rest on: the same logs, every member on their own network."""

@@ -22,7 +22,11 @@ when every test it needs rejects what such crowds do, each in the score's units
   Such a block, and one of fewer than `FEW_ACTORS` members (a handful of heavy
   users or mass followers overlapping on popular targets), needs **shared infrastructure**: more members sharing a network or a
   device (their most used one within the block) than members drawn at random
-  from the log would, a birthday-collision count against a Poisson mean. Up to
+  from the log would, a birthday-collision count against a Poisson mean. Only
+  members whose block value is also their most used one in the whole log count:
+  a class on its school's wi-fi for a day, or colleagues on the office network,
+  spend the rest of the log on networks of their own; a farm's accounts live on
+  the farm. Up to
   `HOUSEHOLD` members on one value are what a household shares (a home's wi-fi, a
   family's tablet): only members beyond that count as collisions.
 
@@ -201,10 +205,15 @@ def shared_infrastructure(ctx: Context, actor: np.ndarray, mode_values: dict[str
     """log10 odds that the members share networks or devices beyond chance (best mode)."""
     best, facts = 0.0, {}
     names = [n for n in mode_values if n in ctx.log.modes and n not in NOT_INFRASTRUCTURE]
+    members = np.unique(actor)
     for name in names:
-        rate, missing = ctx.collision_rate(name, np.unique(actor))
-        modal = modal_values(actor, mode_values[name], ctx.log.n_actors, missing)
-        have = modal[modal >= 0]
+        rate, missing = ctx.collision_rate(name, members)
+        usual = ctx.population(name)[0][members]
+        at_block = modal_values(actor, mode_values[name], ctx.log.n_actors, missing)[members]
+        # a member counts where the block's value is also where they usually are: pupils on the
+        # school's wi-fi for one day, an office's staff at lunch, live their lives elsewhere; a
+        # farm's accounts live on the farm
+        have = at_block[(at_block >= 0) & (at_block == usual)]
         k = have.size
         if k < 2:
             continue
@@ -215,7 +224,8 @@ def shared_infrastructure(ctx: Context, actor: np.ndarray, mode_values: dict[str
         expected = max(k * (k - 1) / 2.0 * rate, 1e-12)
         log_p = float(poisson.logsf(collisions - 1, expected)) if collisions > 0 else 0.0
         odds = max(0.0, -log_p / math.log(10.0) - math.log10(max(len(names), 1)))
-        facts[f"shared_{name}"] = {"members": int(k), "collisions": int(collisions),
+        facts[f"shared_{name}"] = {"members": int(k), "elsewhere": int((at_block >= 0).sum()) - int(k),
+                                   "collisions": int(collisions),
                                    "expected": round(expected, 3)}
         best = max(best, odds)
     return best, facts
