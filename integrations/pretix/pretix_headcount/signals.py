@@ -82,6 +82,20 @@ def _refusal_response(request, message: str):
     return HttpResponseRedirect(url)
 
 
+def _add_runs_in_request() -> bool:
+    """pretix runs the cart add inside the request unless celery workers take it."""
+    from django.conf import settings
+
+    return not getattr(settings, "HAS_CELERY", False) or bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def _drop_messages_since(request, keep: int) -> None:
+    """Drop the messages pretix's view queued (its "added to your cart"), keep earlier ones."""
+    queued = getattr(getattr(request, "_messages", None), "_queued_messages", None)
+    if isinstance(queued, list):
+        del queued[keep:]
+
+
 @receiver(process_request, dispatch_uid="headcount_process_request")
 def on_request(sender, request, **kwargs):
     if request.method != "POST":
@@ -96,7 +110,8 @@ def on_request(sender, request, **kwargs):
         return None
     if not path.endswith(_CART_ADD):
         return None
-    if core.config(sender) is None:
+    cfg = core.config(sender)
+    if cfg is None:
         return None
     from pretix.presale.views.cart import get_or_create_cart_id
 
@@ -104,9 +119,14 @@ def on_request(sender, request, **kwargs):
     if not lines:
         return None
     cart_id = get_or_create_cart_id(request)
-    started = now()
+    if _add_runs_in_request():
+        # headcount decides while pretix adds; process_response collects the answer and
+        # undoes the add if it was a refusal
+        request._headcount_pending = core.start_cart_hold(request, sender, cfg, cart_id, lines)
+        return None
+    started = now()  # celery adds later, elsewhere: ask first, as nothing could be undone here
     try:
-        made = core.hold_for_cart(request, sender, cart_id, lines)
+        made = core.hold_for_cart(request, sender, cart_id, lines, cfg)
     except core.Refused as refusal:
         return _refusal_response(request, refusal.message)
     request._headcount_cart = (cart_id, made, started, sum(ln[3] for ln in lines))
@@ -115,10 +135,17 @@ def on_request(sender, request, **kwargs):
 
 @receiver(process_response, dispatch_uid="headcount_process_response")
 def on_response(sender, request, response, **kwargs):
-    new_device = getattr(request, "_headcount_new_device", None)
-    if new_device:
-        response.set_cookie(core.DEVICE_COOKIE, new_device, max_age=365 * 86400, httponly=True,
-                            samesite="Lax", secure=request.is_secure())
+    pending = getattr(request, "_headcount_pending", None)
+    if pending is not None:
+        request._headcount_pending = None
+        try:
+            made = core.settle_cart_hold(sender, pending)
+        except core.Refused as refusal:
+            core.undo_cart_add(sender, pending.cart_id, pending.started)
+            _drop_messages_since(request, pending.queued_messages)
+            response = _refusal_response(request, refusal.message)
+        else:
+            request._headcount_cart = (pending.cart_id, made, pending.started, pending.asked)
     state = getattr(request, "_headcount_cart", None)
     if state is not None:
         cart_id, made, started, asked = state
@@ -132,6 +159,10 @@ def on_response(sender, request, response, **kwargs):
                 core.apply_short_holds(sender, cart_id)
     elif getattr(request, "_headcount_reconcile", None):
         core.reconcile_cart(sender, request._headcount_reconcile)
+    new_device = getattr(request, "_headcount_new_device", None)
+    if new_device:
+        response.set_cookie(core.DEVICE_COOKIE, new_device, max_age=365 * 86400, httponly=True,
+                            samesite="Lax", secure=request.is_secure())
     return response
 
 
