@@ -96,6 +96,24 @@ def _drop_messages_since(request, keep: int) -> None:
         del queued[keep:]
 
 
+def _pretix_added_all(request, response, queued_before: int) -> bool:
+    """Whether pretix's in-request add said it added everything: its success message and no
+    warning or error (or the widget's `"success": true`). Saves a query on every add; when in
+    doubt the caller counts the cart's new positions."""
+    from django.contrib.messages import constants
+
+    if isinstance(response, JsonResponse):
+        try:
+            return json.loads(response.content).get("success") is True
+        except (ValueError, AttributeError):
+            return False
+    queued = getattr(getattr(request, "_messages", None), "_queued_messages", None)
+    if not isinstance(queued, list):
+        return False
+    levels = [m.level for m in queued[queued_before:]]
+    return constants.SUCCESS in levels and not any(lv >= constants.WARNING for lv in levels)
+
+
 @receiver(process_request, dispatch_uid="headcount_process_request")
 def on_request(sender, request, **kwargs):
     if request.method != "POST":
@@ -146,15 +164,17 @@ def on_response(sender, request, response, **kwargs):
             response = _refusal_response(request, refusal.message)
         else:
             request._headcount_cart = (pending.cart_id, made, pending.started, pending.asked)
+            if made and _pretix_added_all(request, response, pending.queued_messages):
+                request._headcount_cart = (pending.cart_id, made, pending.started, 0)
     state = getattr(request, "_headcount_cart", None)
     if state is not None:
         cart_id, made, started, asked = state
         if made:
             from pretix.base.models import CartPosition
 
-            added = CartPosition.objects.filter(event=sender, cart_id=cart_id, datetime__gte=started).count()
-            if added < asked:  # pretix added less (sold out, not available, ...)
-                core.reconcile_cart(sender, cart_id)
+            if asked and CartPosition.objects.filter(event=sender, cart_id=cart_id,
+                                                     datetime__gte=started).count() < asked:
+                core.reconcile_cart(sender, cart_id)  # pretix added less (sold out, not available, ...)
             if any(h.band == "short" for h in made):
                 core.apply_short_holds(sender, cart_id)
     elif getattr(request, "_headcount_reconcile", None):

@@ -354,3 +354,30 @@ def test_when_celery_adds_elsewhere_the_hold_is_asked_before_the_add(headcount_s
     v = shop.visitor()
     assert "successfully added" in messages_of(v.add(1))
     assert [h.status for h in rows(shop, kind="cart", status="held")] == ["held"]
+
+
+def test_when_pretix_adds_nothing_the_concurrent_hold_is_released(headcount_service):
+    """pretix's quota says sold out while headcount's (bigger) pool said yes: the hold is given back."""
+    url, key = headcount_service
+    pool = f"bigger-{public_ip().replace('.', '-')}"
+    r = httpx.post(url + "/v1/pools", headers={"Authorization": f"Bearer {key}"}, timeout=5, json={
+        "id": pool, "name": "bigger", "kind": "event", "capacity": 10, "per_actor_limit": 4, "hold_ttl_s": 1800})
+    assert r.status_code == 201, r.text
+    shop = Shop(url, key, size=1)
+    shop.event.settings.set("headcount_pools", f"{shop.quota.pk}={pool}")
+    assert "successfully added" in messages_of(shop.visitor().add(1))
+    late = shop.visitor()
+    text = messages_of(late.add(1))
+    assert "successfully added" not in text, text
+    assert [h.status for h in rows(shop, kind="cart")] == ["held", "released"]
+    assert hc_get(headcount_service, f"/v1/pools/{pool}")["held"] == 1
+
+
+def test_pretix_ssrf_guard_still_applies_to_the_headcount_url(headcount_service, settings):
+    from pretix_headcount.client import Client, Unreachable, close_connections
+
+    settings.ALLOW_HTTP_TO_PRIVATE_NETWORKS = False  # pretix's default: no requests to loopback
+    close_connections()  # the guard runs when connecting, as pretix's own does
+    url, key = headcount_service
+    with pytest.raises(Unreachable, match="local address"):
+        Client(url, key).pool("anything")
