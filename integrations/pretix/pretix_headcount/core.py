@@ -390,13 +390,7 @@ def hold_for_cart(request, event, cart_id: str, lines, cfg: Config | None = None
     cfg = cfg or config(event)
     if cfg is None:
         return []
-    try:
-        pending = start_cart_hold(request, event, cfg, cart_id, lines)
-    except Unreachable as exc:  # the quota lookups themselves do not call headcount; kept for safety
-        log_unreachable(event, "cart", exc, cfg.fail_open)
-        if not cfg.fail_open:
-            raise Refused(str(UNAVAILABLE), 503) from None
-        return []
+    pending = start_cart_hold(request, event, cfg, cart_id, lines)
     return settle_cart_hold(event, pending) if pending else []
 
 
