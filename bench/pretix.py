@@ -1,9 +1,9 @@
 """pretix's cart add with and without the headcount plugin, side by side in one run, one database.
 
 Run it in the pretix virtualenv that scripts/test-pretix.sh makes (pretix from PyPI, headcount
-and the plugin installed there):
+and the plugin installed there; $PRETIX_VENV, default integrations/pretix/.venv):
 
-    integrations/pretix/.venv/bin/python bench/pretix.py [--adds 400] [--workers 1]
+    $PRETIX_VENV/bin/python bench/pretix.py [--adds 400] [--workers 1]
 
 One pretix database (pretix's test settings: SQLite, celery eager, schema made without
 migrations, as pretix's own tests do), two events on it that differ only in the plugin
@@ -11,7 +11,9 @@ being enabled and configured; a real `headcount serve` (SQLite store) on loopbac
 add is a new visitor (own cookie jar, own /24 network, a browser user agent) POSTing one
 ticket to /ORG/EVENT/cart/add through pretix's whole middleware and view stack. Adds go
 to the two events alternately, so both see the same machine at the same moments. Prints
-p50/p90 per side and the difference at p50; the bar is +5 ms at p50.
+p50/p90 per side and the difference at p50; the bar is +5 ms at p50. pretix's test settings
+run the add inside the request, so the plugin's hold runs concurrently with it (see the
+plugin's README); "headcount's hold alone" is the plugin's client making one hold from here.
 """
 
 from __future__ import annotations

@@ -18,17 +18,20 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import os
 import re
 import secrets
 import time
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from django.db import transaction
 from django.utils.timezone import now
 
-from pretix_headcount.client import Answer, Client, Unreachable
+from pretix_headcount.client import TIMEOUT_S, Answer, Client, Unreachable
 from pretix_headcount.messages import UNAVAILABLE, friendly
 from pretix_headcount.models import HeadcountHold
 
@@ -114,7 +117,7 @@ def ensure_pool(cfg: Config, event, quota, pool_id: str) -> None:
     """Create the pool in headcount on first use (a 409 means it exists: fine)."""
     if (cfg.url, pool_id) in _pools_ready:
         return
-    ttl = int(event.settings.get("reservation_time", as_type=int) or 30) * 60
+    ttl = reservation_s(event)
     capacity = quota.size if quota.size is not None else 1_000_000
     answer = cfg.client.create_pool(pool_id, f"{event.name} / {quota.name}", capacity, cfg.per_person, ttl)
     if answer.status == 422:
@@ -219,9 +222,13 @@ def _parse_expiry(value: str | None) -> datetime | None:
         return None
 
 
-def _band(answer: Answer, event) -> str:
+def reservation_s(event) -> int:
+    """pretix's reservation time in seconds: the hold time of the pools the plugin creates."""
+    return int(event.settings.get("reservation_time", as_type=int) or 30) * 60
+
+
+def _band(answer: Answer, ttl: int) -> str:
     exp = _parse_expiry(answer.body.get("expires_at"))
-    ttl = int(event.settings.get("reservation_time", as_type=int) or 30) * 60
     if exp is not None and (exp - now()).total_seconds() < SHORT_SHARE * ttl:
         return "short"
     return "normal"
@@ -263,32 +270,138 @@ def release_rows(cfg: Config | None, rows) -> None:
 
 
 # --- carts --------------------------------------------------------------------------------
-def hold_for_cart(request, event, cart_id: str, lines) -> list[HeadcountHold]:
-    """Ask headcount before pretix adds `lines` to the cart; raises Refused to stop the add."""
-    cfg = config(event)
-    if cfg is None:
-        return []
+#: how long process_response waits for a hold started in process_request: above the client's
+#: own connect + read timeouts for the two calls a first add makes (create the pool, hold)
+WAIT_S = 2 * sum(TIMEOUT_S) + 0.5
+_executor_of_pid: tuple[int, ThreadPoolExecutor] | None = None
+
+
+def _executor() -> ThreadPoolExecutor:
+    """One small thread pool per process (made anew after a pre-forking server forked)."""
+    global _executor_of_pid
+    if _executor_of_pid is None or _executor_of_pid[0] != os.getpid():
+        _executor_of_pid = (os.getpid(), ThreadPoolExecutor(max_workers=8, thread_name_prefix="headcount-hold"))
+    return _executor_of_pid[1]
+
+
+@dataclass(frozen=True)
+class PoolAsk:
+    """One pool's share of a cart add, with what creating the pool on first use needs."""
+
+    pool_id: str
+    quantity: int
+    name: str
+    capacity: int
+    per_person: int
+    ttl_s: int
+
+
+@dataclass
+class PendingCartHold:
+    """A cart hold asked for in process_request; its answer is collected in process_response."""
+
+    cfg: Config
+    cart_id: str
+    actor: dict[str, str]
+    future: Future
+    started: datetime
+    asked: int
+    #: messages queued before pretix's view ran: on a refusal, the view's own message is dropped
+    queued_messages: int = 0
+
+
+def _ask_headcount(client: Client, asks: list[PoolAsk], actor: dict[str, str]) -> list[tuple[PoolAsk, Answer]]:
+    """HTTP only, so it can run on a worker thread (no database, no settings): create pools
+    on first use, then one hold per pool, stopping at the first refusal."""
+    out: list[tuple[PoolAsk, Answer]] = []
+    for ask in asks:
+        for _attempt in range(2):
+            if (client.url, ask.pool_id) not in _pools_ready:
+                made = client.create_pool(ask.pool_id, ask.name, ask.capacity, ask.per_person, ask.ttl_s)
+                if made.status == 422:
+                    raise Unreachable(f"headcount refused to create pool {ask.pool_id}: {made.body.get('detail')}")
+                _pools_ready.add((client.url, ask.pool_id))
+            answer = client.hold(ask.pool_id, ask.quantity, actor)
+            if answer.status != 404:  # 404: the pool vanished (a new headcount store): make it again, once
+                break
+            _pools_ready.discard((client.url, ask.pool_id))
+        out.append((ask, answer))
+        if not answer.ok:
+            break
+    return out
+
+
+def start_cart_hold(request, event, cfg: Config, cart_id: str, lines) -> PendingCartHold | None:
+    """Send the cart hold on a worker thread and return at once, so headcount decides while
+    pretix adds (`settle_cart_hold` collects the answer). None when no quota is involved."""
+    demand = demand_by_pool(event, cfg, lines)
+    if not demand:
+        return None
+    ttl = reservation_s(event)
+    asks = [PoolAsk(pid, q, f"{event.name} / {quota.name}"[:200],
+                    quota.size if quota.size is not None else 1_000_000, cfg.per_person, ttl)
+            for pid, (q, quota) in demand.items()]
     actor = request_actor(request)
-    made: list[HeadcountHold] = []
+    future = _executor().submit(_ask_headcount, cfg.client, asks, actor)
+    storage = getattr(request, "_messages", None)
+    return PendingCartHold(cfg, cart_id, actor, future, now(), sum(ln[3] for ln in lines),
+                           len(getattr(storage, "_queued_messages", ())))
+
+
+def settle_cart_hold(event, pending: PendingCartHold) -> list[HeadcountHold]:
+    """Wait for headcount's answer and record it; raises Refused (the caller undoes pretix's add)."""
+    cfg = pending.cfg
     try:
-        demand = demand_by_pool(event, cfg, lines)
-        for pool_id, (quantity, quota) in demand.items():
-            answer = _hold(cfg, event, pool_id, quota, quantity, actor, None)
-            if not answer.ok:
-                release_rows(cfg, made)
-                raise _refusal(event, "cart", cart_id, pool_id, quantity, answer, actor)
-            risk = answer.body.get("risk") or {}
-            made.append(HeadcountHold.objects.create(
-                event=event, kind="cart", cart_id=cart_id, pool_id=pool_id, hold_id=answer.body["hold_id"],
-                quantity=quantity, status="held", band=_band(answer, event), score=risk.get("score"),
-                reasons=answer.reasons, expires_at=_parse_expiry(answer.body.get("expires_at")),
-                ip=actor.get("ip", ""), user_agent=actor.get("user_agent", "")))
+        try:
+            answers = pending.future.result(timeout=WAIT_S)
+        except FutureTimeout:
+            raise Unreachable(f"no answer within {WAIT_S:.1f} s") from None
     except Unreachable as exc:
         log_unreachable(event, "cart", exc, cfg.fail_open)
         if not cfg.fail_open:
-            release_rows(cfg, made)
             raise Refused(str(UNAVAILABLE), 503) from None
+        return []
+    made: list[HeadcountHold] = []
+    refused: tuple[PoolAsk, Answer] | None = None
+    for ask, answer in answers:
+        if not answer.ok:
+            refused = (ask, answer)
+            break
+        risk = answer.body.get("risk") or {}
+        made.append(HeadcountHold(
+            event=event, kind="cart", cart_id=pending.cart_id, pool_id=ask.pool_id, hold_id=answer.body["hold_id"],
+            quantity=ask.quantity, status="held", band=_band(answer, ask.ttl_s), score=risk.get("score"),
+            reasons=answer.reasons, expires_at=_parse_expiry(answer.body.get("expires_at")),
+            ip=pending.actor.get("ip", ""), user_agent=pending.actor.get("user_agent", "")))
+    if len(made) == 1:
+        made[0].save()
+    elif made:
+        made = HeadcountHold.objects.bulk_create(made)
+    if refused is not None:
+        release_rows(cfg, made)  # the other pools' holds of this add
+        ask, answer = refused
+        raise _refusal(event, "cart", pending.cart_id, ask.pool_id, ask.quantity, answer, pending.actor)
     return made
+
+
+def hold_for_cart(request, event, cart_id: str, lines, cfg: Config | None = None) -> list[HeadcountHold]:
+    """Ask headcount before pretix adds `lines` (when the add runs outside this request, in a
+    celery worker, and cannot be undone here); raises Refused to stop the add."""
+    cfg = cfg or config(event)
+    if cfg is None:
+        return []
+    pending = start_cart_hold(request, event, cfg, cart_id, lines)
+    return settle_cart_hold(event, pending) if pending else []
+
+
+def undo_cart_add(event, cart_id: str, since: datetime) -> int:
+    """Remove the cart positions pretix created since `since` (this request's add), add-ons
+    first; returns how many. A refused add keeps nothing reserved."""
+    from pretix.base.models import CartPosition
+
+    qs = CartPosition.objects.filter(event=event, cart_id=cart_id, datetime__gte=since)
+    n = qs.filter(addon_to__isnull=False).delete()[0]
+    return n + qs.delete()[0]
 
 
 def apply_short_holds(event, cart_id: str) -> int:
@@ -365,7 +478,7 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
             risk = answer.body.get("risk") or {}
             made.append(HeadcountHold.objects.create(
                 event=event, kind="order", cart_id=cart_id, pool_id=pool_id, hold_id=answer.body["hold_id"],
-                quantity=quantity, status="held", band=_band(answer, event), score=risk.get("score"),
+                quantity=quantity, status="held", band=_band(answer, reservation_s(event)), score=risk.get("score"),
                 reasons=answer.reasons, expires_at=_parse_expiry(answer.body.get("expires_at")),
                 ip=actor.get("ip", ""), user_agent=actor.get("user_agent", "")))
     except Unreachable as exc:

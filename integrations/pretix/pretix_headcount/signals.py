@@ -82,6 +82,38 @@ def _refusal_response(request, message: str):
     return HttpResponseRedirect(url)
 
 
+def _add_runs_in_request() -> bool:
+    """pretix runs the cart add inside the request unless celery workers take it."""
+    from django.conf import settings
+
+    return not getattr(settings, "HAS_CELERY", False) or bool(getattr(settings, "CELERY_TASK_ALWAYS_EAGER", False))
+
+
+def _drop_messages_since(request, keep: int) -> None:
+    """Drop the messages pretix's view queued (its "added to your cart"), keep earlier ones."""
+    queued = getattr(getattr(request, "_messages", None), "_queued_messages", None)
+    if isinstance(queued, list):
+        del queued[keep:]
+
+
+def _pretix_added_all(request, response, queued_before: int) -> bool:
+    """Whether pretix's in-request add said it added everything: its success message and no
+    warning or error (or the widget's `"success": true`). Saves a query on every add; when in
+    doubt the caller counts the cart's new positions."""
+    from django.contrib.messages import constants
+
+    if isinstance(response, JsonResponse):
+        try:
+            return json.loads(response.content).get("success") is True
+        except (ValueError, AttributeError):
+            return False
+    queued = getattr(getattr(request, "_messages", None), "_queued_messages", None)
+    if not isinstance(queued, list):
+        return False
+    levels = [m.level for m in queued[queued_before:]]
+    return constants.SUCCESS in levels and not any(lv >= constants.WARNING for lv in levels)
+
+
 @receiver(process_request, dispatch_uid="headcount_process_request")
 def on_request(sender, request, **kwargs):
     if request.method != "POST":
@@ -96,7 +128,8 @@ def on_request(sender, request, **kwargs):
         return None
     if not path.endswith(_CART_ADD):
         return None
-    if core.config(sender) is None:
+    cfg = core.config(sender)
+    if cfg is None:
         return None
     from pretix.presale.views.cart import get_or_create_cart_id
 
@@ -104,9 +137,14 @@ def on_request(sender, request, **kwargs):
     if not lines:
         return None
     cart_id = get_or_create_cart_id(request)
-    started = now()
+    if _add_runs_in_request():
+        # headcount decides while pretix adds; process_response collects the answer and
+        # undoes the add if it was a refusal
+        request._headcount_pending = core.start_cart_hold(request, sender, cfg, cart_id, lines)
+        return None
+    started = now()  # celery adds later, elsewhere: ask first, as nothing could be undone here
     try:
-        made = core.hold_for_cart(request, sender, cart_id, lines)
+        made = core.hold_for_cart(request, sender, cart_id, lines, cfg)
     except core.Refused as refusal:
         return _refusal_response(request, refusal.message)
     request._headcount_cart = (cart_id, made, started, sum(ln[3] for ln in lines))
@@ -115,23 +153,36 @@ def on_request(sender, request, **kwargs):
 
 @receiver(process_response, dispatch_uid="headcount_process_response")
 def on_response(sender, request, response, **kwargs):
-    new_device = getattr(request, "_headcount_new_device", None)
-    if new_device:
-        response.set_cookie(core.DEVICE_COOKIE, new_device, max_age=365 * 86400, httponly=True,
-                            samesite="Lax", secure=request.is_secure())
+    pending = getattr(request, "_headcount_pending", None)
+    if pending is not None:
+        request._headcount_pending = None
+        try:
+            made = core.settle_cart_hold(sender, pending)
+        except core.Refused as refusal:
+            core.undo_cart_add(sender, pending.cart_id, pending.started)
+            _drop_messages_since(request, pending.queued_messages)
+            response = _refusal_response(request, refusal.message)
+        else:
+            request._headcount_cart = (pending.cart_id, made, pending.started, pending.asked)
+            if made and _pretix_added_all(request, response, pending.queued_messages):
+                request._headcount_cart = (pending.cart_id, made, pending.started, 0)
     state = getattr(request, "_headcount_cart", None)
     if state is not None:
         cart_id, made, started, asked = state
         if made:
             from pretix.base.models import CartPosition
 
-            added = CartPosition.objects.filter(event=sender, cart_id=cart_id, datetime__gte=started).count()
-            if added < asked:  # pretix added less (sold out, not available, ...)
-                core.reconcile_cart(sender, cart_id)
+            if asked and CartPosition.objects.filter(event=sender, cart_id=cart_id,
+                                                     datetime__gte=started).count() < asked:
+                core.reconcile_cart(sender, cart_id)  # pretix added less (sold out, not available, ...)
             if any(h.band == "short" for h in made):
                 core.apply_short_holds(sender, cart_id)
     elif getattr(request, "_headcount_reconcile", None):
         core.reconcile_cart(sender, request._headcount_reconcile)
+    new_device = getattr(request, "_headcount_new_device", None)
+    if new_device:
+        response.set_cookie(core.DEVICE_COOKIE, new_device, max_age=365 * 86400, httponly=True,
+                            samesite="Lax", secure=request.is_secure())
     return response
 
 

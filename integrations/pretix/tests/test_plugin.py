@@ -297,3 +297,87 @@ def test_the_control_panel_shows_the_widget_and_lists_the_exporter(headcount_ser
     (ours,) = [w for w in r.json()["widgets"] if w.get("lazy") == "headcount"]
     assert "Real headcount" in ours["content"] and shop.pool_id in ours["content"]
     assert "1 registered" in ours["content"]
+
+
+def _cart_inserts(queries) -> int:
+    return sum(1 for q in queries if q["sql"].lstrip().upper().startswith("INSERT")
+               and "pretixbase_cartposition" in q["sql"])
+
+
+def test_a_refused_add_is_undone_and_leaves_no_cart_position_behind(headcount_service):
+    """headcount decides while pretix adds; a refusal removes what pretix just added (and only that)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    shop = Shop(*headcount_service, per_person=2)
+    v = shop.visitor()
+    assert "successfully added" in messages_of(v.add(2))
+    kept = sorted(p.pk for p in v.cart_positions())
+    assert len(kept) == 2
+    with CaptureQueriesContext(connection) as queries:
+        r = v.add(1)  # a third ticket for the same browser: headcount's per-person limit
+    text = messages_of(r)
+    assert "limit of tickets per person" in text and "successfully added" not in text, text
+    assert _cart_inserts(queries.captured_queries) >= 1  # pretix did add it, concurrently with the hold
+    assert sorted(p.pk for p in v.cart_positions()) == kept  # ... and the plugin took it out again
+    (refusal,) = rows(shop, status="refused")
+    assert refusal.kind == "cart" and refusal.band == "limit"
+    assert hc_get(headcount_service, f"/v1/pools/{shop.pool_id}")["held"] == 2
+
+
+def test_a_refused_widget_add_answers_json_and_leaves_no_cart_position(headcount_service):
+    shop = Shop(*headcount_service)
+    v = shop.visitor(ua="python-requests/2.31.0")
+    r = v.client.post(f"{shop.base}/cart/add?ajax=1", {f"item_{shop.item.pk}": "1"})
+    body = r.json()
+    assert body["success"] is False and "Automated browsers cannot book" in body["message"]
+    assert v.cart_positions() == []
+
+
+def test_when_celery_adds_elsewhere_the_hold_is_asked_before_the_add(headcount_service, monkeypatch):
+    """With celery workers pretix's add happens outside the request and cannot be undone there,
+    so the plugin asks headcount first and a refusal stops pretix from adding at all."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from pretix_headcount import signals
+
+    # what the plugin concludes from HAS_CELERY without CELERY_TASK_ALWAYS_EAGER (a broker this
+    # test does not have): pretix itself still adds in the request here
+    monkeypatch.setattr(signals, "_add_runs_in_request", lambda: False)
+    shop = Shop(*headcount_service)
+    bot = shop.visitor(ua="python-requests/2.31.0")
+    with CaptureQueriesContext(connection) as queries:
+        r = bot.add(1)
+    assert "Automated browsers cannot book" in messages_of(r)
+    assert _cart_inserts(queries.captured_queries) == 0 and bot.cart_positions() == []
+    v = shop.visitor()
+    assert "successfully added" in messages_of(v.add(1))
+    assert [h.status for h in rows(shop, kind="cart", status="held")] == ["held"]
+
+
+def test_when_pretix_adds_nothing_the_concurrent_hold_is_released(headcount_service):
+    """pretix's quota says sold out while headcount's (bigger) pool said yes: the hold is given back."""
+    url, key = headcount_service
+    pool = f"bigger-{public_ip().replace('.', '-')}"
+    r = httpx.post(url + "/v1/pools", headers={"Authorization": f"Bearer {key}"}, timeout=5, json={
+        "id": pool, "name": "bigger", "kind": "event", "capacity": 10, "per_actor_limit": 4, "hold_ttl_s": 1800})
+    assert r.status_code == 201, r.text
+    shop = Shop(url, key, size=1)
+    shop.event.settings.set("headcount_pools", f"{shop.quota.pk}={pool}")
+    assert "successfully added" in messages_of(shop.visitor().add(1))
+    late = shop.visitor()
+    text = messages_of(late.add(1))
+    assert "successfully added" not in text, text
+    assert [h.status for h in rows(shop, kind="cart")] == ["held", "released"]
+    assert hc_get(headcount_service, f"/v1/pools/{pool}")["held"] == 1
+
+
+def test_pretix_ssrf_guard_still_applies_to_the_headcount_url(headcount_service, settings):
+    from pretix_headcount.client import Client, Unreachable, close_connections
+
+    settings.ALLOW_HTTP_TO_PRIVATE_NETWORKS = False  # pretix's default: no requests to loopback
+    close_connections()  # the guard runs when connecting, as pretix's own does
+    url, key = headcount_service
+    with pytest.raises(Unreachable, match="local address"):
+        Client(url, key).pool("anything")
