@@ -113,16 +113,32 @@ def pool_id_for(event, quota_id: int, cfg: Config) -> str:
     return pid
 
 
-def ensure_pool(cfg: Config, event, quota, pool_id: str) -> None:
+@dataclass(frozen=True)
+class PoolAsk:
+    """One pool's share of a hold, with what creating the pool on first use needs (read from
+    pretix beforehand, so that asking headcount is HTTP only and can run on a worker thread)."""
+
+    pool_id: str
+    quantity: int
+    name: str
+    capacity: int
+    per_person: int
+    ttl_s: int
+
+    @classmethod
+    def of(cls, event, cfg: Config, pool_id: str, quantity: int, quota) -> PoolAsk:
+        return cls(pool_id, quantity, f"{event.name} / {quota.name}"[:200],
+                   quota.size if quota.size is not None else 1_000_000, cfg.per_person, reservation_s(event))
+
+
+def ensure_pool(client: Client, ask: PoolAsk) -> None:
     """Create the pool in headcount on first use (a 409 means it exists: fine)."""
-    if (cfg.url, pool_id) in _pools_ready:
+    if (client.url, ask.pool_id) in _pools_ready:
         return
-    ttl = reservation_s(event)
-    capacity = quota.size if quota.size is not None else 1_000_000
-    answer = cfg.client.create_pool(pool_id, f"{event.name} / {quota.name}", capacity, cfg.per_person, ttl)
+    answer = client.create_pool(ask.pool_id, ask.name, ask.capacity, ask.per_person, ask.ttl_s)
     if answer.status == 422:
-        raise Unreachable(f"headcount refused to create pool {pool_id}: {answer.body.get('detail')}")
-    _pools_ready.add((cfg.url, pool_id))
+        raise Unreachable(f"headcount refused to create pool {ask.pool_id}: {answer.body.get('detail')}")
+    _pools_ready.add((client.url, ask.pool_id))
 
 
 def forget_pools() -> None:
@@ -234,14 +250,14 @@ def _band(answer: Answer, ttl: int) -> str:
     return "normal"
 
 
-def _hold(cfg: Config, event, pool_id: str, quota, quantity: int, actor: dict[str, str],
-          idempotency: str | None) -> Answer:
-    ensure_pool(cfg, event, quota, pool_id)
-    answer = cfg.client.hold(pool_id, quantity, actor, idempotency)
+def _hold(client: Client, ask: PoolAsk, actor: dict[str, str], idempotency: str | None) -> Answer:
+    """HTTP only (no database, no settings): the pool made on first use, then the hold."""
+    ensure_pool(client, ask)
+    answer = client.hold(ask.pool_id, ask.quantity, actor, idempotency)
     if answer.status == 404:  # the pool vanished (a new headcount store): make it again, once
-        _pools_ready.discard((cfg.url, pool_id))
-        ensure_pool(cfg, event, quota, pool_id)
-        answer = cfg.client.hold(pool_id, quantity, actor, idempotency)
+        _pools_ready.discard((client.url, ask.pool_id))
+        ensure_pool(client, ask)
+        answer = client.hold(ask.pool_id, ask.quantity, actor, idempotency)
     return answer
 
 
@@ -284,18 +300,6 @@ def _executor() -> ThreadPoolExecutor:
     return _executor_of_pid[1]
 
 
-@dataclass(frozen=True)
-class PoolAsk:
-    """One pool's share of a cart add, with what creating the pool on first use needs."""
-
-    pool_id: str
-    quantity: int
-    name: str
-    capacity: int
-    per_person: int
-    ttl_s: int
-
-
 @dataclass
 class PendingCartHold:
     """A cart hold asked for in process_request; its answer is collected in process_response."""
@@ -311,20 +315,10 @@ class PendingCartHold:
 
 
 def _ask_headcount(client: Client, asks: list[PoolAsk], actor: dict[str, str]) -> list[tuple[PoolAsk, Answer]]:
-    """HTTP only, so it can run on a worker thread (no database, no settings): create pools
-    on first use, then one hold per pool, stopping at the first refusal."""
+    """HTTP only, so it can run on a worker thread: one hold per pool, stopping at the first refusal."""
     out: list[tuple[PoolAsk, Answer]] = []
     for ask in asks:
-        for _attempt in range(2):
-            if (client.url, ask.pool_id) not in _pools_ready:
-                made = client.create_pool(ask.pool_id, ask.name, ask.capacity, ask.per_person, ask.ttl_s)
-                if made.status == 422:
-                    raise Unreachable(f"headcount refused to create pool {ask.pool_id}: {made.body.get('detail')}")
-                _pools_ready.add((client.url, ask.pool_id))
-            answer = client.hold(ask.pool_id, ask.quantity, actor)
-            if answer.status != 404:  # 404: the pool vanished (a new headcount store): make it again, once
-                break
-            _pools_ready.discard((client.url, ask.pool_id))
+        answer = _hold(client, ask, actor, None)
         out.append((ask, answer))
         if not answer.ok:
             break
@@ -337,10 +331,7 @@ def start_cart_hold(request, event, cfg: Config, cart_id: str, lines) -> Pending
     demand = demand_by_pool(event, cfg, lines)
     if not demand:
         return None
-    ttl = reservation_s(event)
-    asks = [PoolAsk(pid, q, f"{event.name} / {quota.name}"[:200],
-                    quota.size if quota.size is not None else 1_000_000, cfg.per_person, ttl)
-            for pid, (q, quota) in demand.items()]
+    asks = [PoolAsk.of(event, cfg, pid, q, quota) for pid, (q, quota) in demand.items()]
     actor = request_actor(request)
     future = _executor().submit(_ask_headcount, cfg.client, asks, actor)
     storage = getattr(request, "_messages", None)
@@ -467,7 +458,7 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
         demand = positions_by_pool(event, cfg, positions)
         release_rows(cfg, cart_rows)
         for pool_id, (quantity, quota) in demand.items():
-            answer = _hold(cfg, event, pool_id, quota, quantity, actor,
+            answer = _hold(cfg.client, PoolAsk.of(event, cfg, pool_id, quantity, quota), actor,
                            f"pretix-order-{event.pk}-{cart_id}-{pool_id}-{quantity}-{digest}")
             if not answer.ok:
                 release_rows(cfg, made)
