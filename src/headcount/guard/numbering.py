@@ -33,8 +33,9 @@ def area_of(e164: str) -> str:
 
 def unusual_block(in_block: int, in_area: int, alpha: float) -> bool:
     """Whether `in_block` numbers in one block is unlikely by chance when its area holds
-    `in_area` (the block's own included): P(X >= in_block) under alpha / 100, X ~
-    binomial(in_area, 1/100), so that some block of a busy area reaching it is no alarm."""
+    `in_area` (the block's own included): P(X >= in_block) under alpha / (100 x in_area), X ~
+    binomial(in_area, 1/100), so that some block of a busy area reaching it, at any of the
+    area's arrivals, is no alarm."""
     if in_block <= 0:
         return False
     in_area = max(in_area, in_block)
