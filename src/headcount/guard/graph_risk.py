@@ -41,6 +41,8 @@ class GraphJudgement:
     extra_weight: float = 0.0  # on top of the reasons' base weights
     details: dict[str, str] = field(default_factory=dict)
     trusted: bool = False
+    #: device keys past `revoke_device_after`: the holds they made are to be released
+    revoke: list[str] = field(default_factory=list)
 
 
 def _count(view: KeyView, partner: str | None, kind: str) -> int:
@@ -80,6 +82,9 @@ def judge(rule: GraphRule, weights: Mapping[str, float], keys: list[str],
             extra = weights.get(reason, 0.0) * rule.growth * math.log2(n / limit)
             if reason not in worst or extra > worst[reason][0]:
                 worst[reason] = (extra, f"{n} {noun}")
+        if (subject == "dev" and key is not None and rule.revoke_device_after
+                and n > rule.revoke_device_after and key not in out.revoke):
+            out.revoke.append(key)
     for reason, (extra, detail) in worst.items():
         out.reasons.append(reason)
         out.extra_weight += extra

@@ -124,6 +124,8 @@ class SignalsGuard(IdentityGuard):
         decision = self._decision(person, reasons, self.policy.score_of(weight))
         if judged is not None and judged.details:
             decision.extra["details"] = dict(judged.details)
+        if judged is not None and judged.revoke:
+            decision.extra["revoke_keys"] = tuple(judged.revoke)
         return decision
 
     def _signals(self, actor: ActorInfo) -> tuple[list[str], list[str]]:

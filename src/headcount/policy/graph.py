@@ -4,7 +4,10 @@ Households set the limits: a family shares one tablet or one number among a few
 mailboxes, a person reads mail on a few devices. Beyond `*_limit` partners a key
 earns its fan-out reason, with a weight that grows with how far past the limit it
 is (`weight * (1 + growth * log2(count / limit))`), so forty mailboxes behind one
-device is refused where five earn a short hold.
+device is refused where five earn a short hold. Past `revoke_device_after` a device
+is a farm, and the household's allowance it was given before is taken back: the holds
+it made are released (otherwise each operator keeps `device_mailboxes` holds per
+device, however many devices it runs).
 """
 
 from __future__ import annotations
@@ -24,6 +27,10 @@ class GraphRule:
     mailbox_devices: int = 6  # devices one mailbox is used from
     number_devices: int = 6  # devices behind one phone number (a family sharing it)
     number_mailboxes: int = 5  # mailboxes behind one phone number
+    #: past this many mailboxes, numbers or accounts behind one device, every hold that device
+    #: made is released, confirmed or not: no household shows that many, and only its owner
+    #: sends a device id, so nobody else can set it off. 0: never. Set it to 0 for kiosks
+    revoke_device_after: int = 8
     #: numbers from one block of a thousand (E.164 without its last 3 digits): among real people
     #: two share a block by chance only in a pool of many thousands; bought numbers come in runs
     block_numbers: int = 3

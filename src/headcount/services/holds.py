@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
@@ -32,6 +33,8 @@ from headcount.types import (
 if TYPE_CHECKING:
     from headcount.services.challenges import ChallengeRequired, ChallengeService
     from headcount.store.base import Store
+
+log = logging.getLogger(__name__)
 
 #: a pool this old, or with capacity, without a lottery allocation is a first-come pool for good
 #: (a lottery pool's allocation is written in the call that makes it, with capacity 0 until the
@@ -127,6 +130,9 @@ class Ledger:
         decision: Decision = yield self.assess_step(actor, pool_id, now)
         if self.on_decision is not None:
             self.on_decision(pool_id, "hold", decision, now)
+        revoke = decision.extra.get("revoke_keys")
+        if isinstance(revoke, tuple) and revoke:  # a farm's device: take back what it was given
+            yield Step(functools.partial(self.revoke, revoke, now), blocking=True)
         if decision.challenge and self.challenges is not None:  # rare: only risky requests get here
             resolved = yield Step(functools.partial(self.challenges.resolve, decision, f"pool:{pool_id}",
                                                     token, now, idem), blocking=True)
@@ -261,6 +267,20 @@ class Ledger:
 
     def get_hold(self, hold_id: str, owner: str | None = None) -> Hold | None:
         return self.store.get_hold(hold_id, owner=owner)
+
+    def revoke(self, keys: tuple[str, ...], now: float | None = None) -> int:
+        """Release every live hold made with `keys` (a device shown to be a farm's); how many.
+
+        Confirmed holds go too: a free registration a farm confirmed is still a seat a real
+        person lacks. Each release is the store's ordinary one (counters, action log)."""
+        now = self.clock() if now is None else now
+        released = 0
+        for hold_id in self.store.holds_behind(keys, now):
+            if self.store.release_hold(hold_id, now).result is Result.RELEASED:
+                released += 1
+        if released:
+            log.info("released %d holds made by a device past the graph's revoke_device_after", released)
+        return released
 
     def sweep(self) -> int:
         return self.store.sweep(self.clock())

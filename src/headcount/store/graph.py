@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
-from headcount.store.base import velocity_counts
+from headcount.store.base import format_hold_id, velocity_counts
 from headcount.store.linking import assign_person, kind_of
 
 T = TypeVar("T")
@@ -231,6 +231,18 @@ class GraphStore:
 
     async def arecord_graph(self, keys: Sequence[str], hold_id: str) -> None:
         await self._awrite(self._record_op(keys, hold_id.removeprefix("h_")))
+
+    def holds_behind(self, keys: Sequence[str], now: float, limit: int = 10_000) -> list[str]:
+        """The live holds a key made (to take back a farm's): read from the hold memory."""
+        keys = [k for k in dict.fromkeys(keys) if kind_of(k) in REMEMBERED]
+        if not keys:
+            return []
+        m = self.sql.mark
+        sql = ("SELECT DISTINCT h.token FROM hold_keys hk JOIN holds h ON h.token = hk.token"
+               f" WHERE hk.identity IN ({self._in(len(keys))})"
+               f" AND (h.status = 'confirmed' OR (h.status = 'held' AND h.expires_at > {m})) LIMIT {int(limit)}")
+        rows = self._read(lambda conn: conn.execute(sql, [*keys, now]).fetchall())
+        return [format_hold_id(r[0]) for r in rows]
 
     # verification ----------------------------------------------------------------
     def issue_verification(self, identity: str, now: float, ttl_s: float = CODE_TTL_S) -> Verification:
