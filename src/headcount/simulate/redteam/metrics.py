@@ -27,7 +27,8 @@ def attacker_share_over_time(result: ReplayResult, pool: str, capacity: int, ste
     """Fakes' held quantity as a share of stock over the window: (time average, peak).
 
     Attributed on the client side by label: a fake's hold counts from when it was
-    granted until it expires (activists never pay; a confirmed one counts for good).
+    granted until it expires (activists never pay; a confirmed one counts for good). One the
+    server took back early still counts until its expiry: the replay does not see when.
     """
     t0, t1 = result.window
     holds = [h for h in result.holds if h.pool == pool and h.label == "fake"]
@@ -74,7 +75,7 @@ def cell_metrics(world: World, result: ReplayResult) -> dict[str, Any]:
         t_end = result.window[1]
         seats_tell = seats_indist = 0
         for h in result.holds:
-            if h.label != "fake" or not (h.confirmed_at is not None or h.expires > t_end):
+            if h.label != "fake" or h.taken_back or not (h.confirmed_at is not None or h.expires > t_end):
                 continue
             if h.tell:
                 seats_tell += h.quantity

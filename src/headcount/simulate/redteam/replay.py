@@ -49,6 +49,8 @@ class HoldRecord:
     confirmed_at: float | None = None
     label: str = "real"
     tell: bool = False
+    #: the server ended it before the replay did (released a farm's device's holds): read at the end
+    taken_back: bool = False
 
 
 @dataclass
@@ -351,6 +353,23 @@ class Replayer:
                             if k[1] not in {p.id for p, _ in self.world.history}}
         self.out.holds = [h for h in self.out.holds if h.pool not in {p.id for p, _ in self.world.history}]
 
+    async def _settle(self) -> None:
+        """Ask the server how every hold the replay still counts ended: one it took back (a
+        farm's device's, released past `revoke_device_after`) is nobody's seat, real or fake."""
+        counted = {id(h) for h in self.out.holds}  # not the history's
+        live = {hid: r for hid, r in self._by_id.items()
+                if id(r) in counted and (r.confirmed_at is not None or r.expires > self.end)}
+
+        async def one(hold_id: str, record: HoldRecord) -> None:
+            status, body = await self._call("GET", f"/v1/holds/{hold_id}")
+            if status == 200 and body.get("status") in ("released", "expired"):
+                record.taken_back = True
+                res = self.out.results.get((record.uid, record.pool))
+                if res is not None:
+                    res.served, res.reason = False, "taken_back"
+
+        await asyncio.gather(*(one(h, r) for h, r in live.items()))
+
     async def _checkin(self, e: Entrant, pool: str) -> None:
         actor = {**e.actor(), **dict(e.corrected)}
         await self._call("POST", "/v1/actions", json={"verb": "checkin", "actor": actor, "target": pool}, idem=True)
@@ -386,6 +405,7 @@ class Replayer:
                 tasks.append(asyncio.create_task(self._at(t0, min(i.at for i in ids), self.adaptive(
                     ids, rehold=p != "adaptive", probe=p != "rehold"))))
             await asyncio.gather(*tasks)
+            await self._settle()
             for pool in self.world.pools:
                 status, body = await self._call("GET", f"/v1/pools/{pool.id}", staff=True)
                 self.out.final_pools[pool.id] = body if status == 200 else {"status": status}
