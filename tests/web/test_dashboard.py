@@ -430,6 +430,25 @@ def test_requests_per_refresh_do_not_grow_with_pools(served, browser) -> None:  
     page.close()
 
 
+def test_bidi_and_zero_width_characters_are_shown_not_obeyed(served, browser) -> None:  # type: ignore[no-untyped-def]
+    """A name with U+202E (right-to-left override) would show "\u202eevil" as "live"."""
+    base, staff, _ = served
+    auth = {"Authorization": f"Bearer {staff}"}
+    r = httpx.post(f"{base}/v1/pools", headers=auth, json={"id": "trick", "name": "Tickets \u202eevil\u200b",
+                                                           "kind": "stock", "capacity": 10, "per_actor_limit": 1,
+                                                           "hold_ttl_s": 60})
+    assert r.status_code == 201, r.text
+    page, problems, _ = _page(browser, base, staff)
+    card = _card(page, "trick")
+    card.wait_for()
+    shown = card.inner_text()
+    assert "Tickets \u27e8U+202E\u27e9evil\u27e8U+200B\u27e9" in shown
+    assert "\u202e" not in shown and "\u200b" not in shown
+    card.screenshot(path=str(ARTIFACTS / "dashboard-bidi.png"))
+    assert not problems, problems
+    page.close()
+
+
 # --- groups outside the pools -------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def detecting(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str, str]]:

@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from html import escape
 from typing import Any
 
 from headcount.policy import Policy
@@ -22,6 +21,7 @@ from headcount.types import Pool
 
 from . import svg
 from .contacts import Registrant, registrants
+from .escaping import escape
 
 TOP_GROUPS = 5
 STORED_BLOCKS = 1_000

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from html import escape
 from typing import Any
+
+from .escaping import escape
 
 OUTCOMES = ("allowed", "shortened", "challenged", "denied")
 #: capacity beyond this many times the registrations (or the interval's top) is drawn off scale

@@ -38,10 +38,19 @@ async function api(path) {
 }
 
 // --- small DOM and SVG helpers -------------------------------------------------------------
+// Bidi controls and zero-width characters in a name could reorder or hide what staff read
+// ("\u202Eevil" shows as "live"); every string the page shows has them spelled out instead.
+const INVISIBLE = /[\u061C\u200B-\u200F\u202A-\u202E\u2060-\u2069\uFEFF]/g;
+const visible = (s) => String(s).replace(INVISIBLE,
+  (c) => `⟨U+${c.codePointAt(0).toString(16).toUpperCase().padStart(4, "0")}⟩`);
+
 function el(tag, attrs = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(attrs)) if (v !== undefined && v !== null) node.setAttribute(k, v);
-  for (const child of children) if (child !== null && child !== undefined && child !== "") node.append(child);
+  for (const child of children) {
+    if (child === null || child === undefined || child === "") continue;
+    node.append(typeof child === "string" ? visible(child) : child);
+  }
   return node;
 }
 
@@ -50,7 +59,7 @@ function svg(tag, attrs = {}, tip = "") {
   for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, typeof v === "number" ? v.toFixed(2) : v);
   if (tip) {
     const title = document.createElementNS(SVG, "title");
-    title.textContent = tip;
+    title.textContent = visible(tip);
     node.append(title);
   }
   return node;
@@ -58,7 +67,7 @@ function svg(tag, attrs = {}, tip = "") {
 
 function text(x, y, content, anchor = "start", cls = "label") {
   const node = svg("text", { x, y, "text-anchor": anchor, class: cls });
-  node.textContent = content;
+  node.textContent = visible(content);
   return node;
 }
 
