@@ -80,6 +80,7 @@ class Headcount:
                                       flagged=lambda: self.groups.members, clock=clock)
         if isinstance(guard, SignalsGuard):
             guard.flagged = lambda: self.groups.members
+            guard.flagged_for = lambda: self.groups.members_for
             guard.group_confidence = lambda person: self.groups.confidence.get(person, 1.0)
 
     @classmethod

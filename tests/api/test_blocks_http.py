@@ -111,3 +111,46 @@ def test_the_service_reports_churn_as_the_cli_does(service: Service, uid: str) -
     answer = follow(service, churner, f"@{uid}-star0", now)
     assert "coordinated_group" in answer.json()["risk"]["reasons"]
     assert "coordinated_group" not in follow(service, f"{uid}-fan0", f"@{uid}-star1", now).json()["risk"]["reasons"]
+
+
+def test_one_clients_claims_flag_nobody_for_another_client(service: Service, uid: str) -> None:
+    """Issue 13 M1: a client sends follows in other people's names until they form a ring. The
+    group is that client's finding: its own requests for them carry the reason, another client's
+    customers (the same people, by their addresses) and that client's holds do not."""
+    from headcount.services.keys import create_key
+
+    store = service.client.app.state.store
+    other = {"Authorization": f"Bearer {create_key(store, 'client')}"}
+    framer = service.auth("client")
+    rng = random.Random(6)
+    now = datetime.now(UTC)
+    accounts = [f"@{uid}-m{i}" for i in range(200)]
+    for i in range(150):  # the operator's own record: ordinary people over a day
+        for target in rng.sample(accounts, 3):
+            assert follow(service, f"{uid}-fan{i}", target, now - timedelta(hours=24 * rng.random())).status_code == 200
+    victims, targets = [f"anna.{uid}.{i}@example.org" for i in range(30)], rng.sample(accounts, 10)
+    for who in victims:  # live follows, as a client may send them, in the victims' names
+        for target in targets:
+            r = service.client.post("/v1/actions", headers=framer, json={
+                "verb": "follow", "actor": {"email": who}, "target": target,
+                "ts": (now - timedelta(seconds=200 * rng.random())).isoformat()})
+            assert r.status_code == 200, r.text
+    service.client.app.state.groups.run_once()
+    blocks = [b for b in service.client.get("/v1/blocks", headers=service.auth("staff")).json()["blocks"]
+              if set(b["targets"]) & set(targets)]
+    assert len(blocks) == 1
+    clients = blocks[0]["evidence"]["clients"]
+    assert len(clients) == 1 and clients[0] and clients[0] in service.keys["client"]  # the framer's key id
+
+    pool = {"id": f"{uid}-gig", "name": "Gig", "kind": "event", "capacity": 100, "per_actor_limit": 2,
+            "hold_ttl_s": 600}
+    assert service.client.post("/v1/pools", json=pool, headers=service.auth("staff")).status_code == 201
+
+    def reasons(headers: dict[str, str], who: str) -> list[str]:
+        r = service.client.post(f"/v1/pools/{uid}-gig/holds", headers=headers,
+                                json={"quantity": 1, "actor": {"email": who}})
+        body = r.json()
+        return list(body.get("risk", {}).get("reasons", body.get("reasons", [])))
+
+    assert "coordinated_group" not in reasons(other, victims[0])  # another client's customer
+    assert "coordinated_group" in reasons(framer, victims[1])  # the framer's own finding, for itself

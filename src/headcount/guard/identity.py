@@ -17,8 +17,10 @@ if TYPE_CHECKING:
 
 
 class Guard(Protocol):
-    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
-        """`verb` is "hold" for the ledger, the action's verb for /v1/actions."""
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold",
+               client: str | None = None) -> Decision:
+        """`verb` is "hold" for the ledger, the action's verb for /v1/actions; `client` is the
+        API key asking (None: the operator), for findings only some clients' data supports."""
         ...
 
 
@@ -77,8 +79,10 @@ class IdentityGuard:
         found = await store.aread(lambda: store.resolve_person(keys))
         return found or await store.alink_identities(keys, now)
 
-    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold",
+               client: str | None = None) -> Decision:
         return Decision(actor_key=self.person(self.identities(actor), actor, now))
 
-    async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
+    async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold",
+                      client: str | None = None) -> Decision:
         return Decision(actor_key=await self.aperson(self.identities(actor), actor, now))

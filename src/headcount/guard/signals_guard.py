@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 from headcount.guard.flood import FloodWatch
@@ -93,22 +93,28 @@ class SignalsGuard(IdentityGuard):
         self._regions: dict[str, str | None] = {}  # pool -> its phone region (fixed when it is made)
         #: persons in a detected coordinated group (set by the service's `GroupWatch`)
         self.flagged: Callable[[], frozenset[str]] = frozenset
+        #: persons in a group found only in some clients' actions, with those clients: the reason
+        #: applies to those clients' requests (and the operator's), not to another client's customers
+        self.flagged_for: Callable[[], Mapping[str, frozenset[str]]] = dict
         #: a flagged person's block confidence in [0, 1]: scales `coordinated_group`'s weight
         self.group_confidence: Callable[[str], float] = lambda person: 1.0
         #: recent risky shares per pool, when the policy has `[flood]`
         self.floods = FloodWatch(self.policy.flood) if self.policy.flood else None
 
-    def _group_reasons(self, actor_key: str) -> list[str]:
-        return ["coordinated_group"] if actor_key in self.flagged() else []
+    def _group_reasons(self, actor_key: str, client: str | None) -> list[str]:
+        if actor_key in self.flagged():
+            return ["coordinated_group"]
+        clients = self.flagged_for().get(actor_key)
+        return ["coordinated_group"] if clients and (client is None or client in clients) else []
 
     def _conclude(self, person: str, reasons: list[str], pool_id: str, verb: str,
-                  judged: GraphJudgement | None = None) -> Decision:
+                  judged: GraphJudgement | None = None, client: str | None = None) -> Decision:
         """The decision once the person is known: group membership, then flood mode.
 
         A registration joins its pool's flood window as risky if its other reasons
         alone take it out of the first band; while the pool is flooded it gets
         `pool_flooded`. The weight is summed once for both scores."""
-        grouped = self._group_reasons(person)
+        grouped = self._group_reasons(person, client)
         reasons += grouped
         weight = self.policy.weight(reasons) + (judged.extra_weight if judged else 0.0)
         trusted = judged is not None and judged.trusted
@@ -258,7 +264,8 @@ class SignalsGuard(IdentityGuard):
         return keys, limits, {key: a.rate_guards.get(kind) for kind, key in keys.items()}
 
     def _judge(self, a: Analysis, pool_id: str, verb: str, views: dict[str, KeyView],
-               counts: dict[str, tuple[int, ...]], keys: dict[str, str], limits: dict[str, int]) -> Decision:
+               counts: dict[str, tuple[int, ...]], keys: dict[str, str], limits: dict[str, int],
+               client: str | None = None) -> Decision:
         """The decision from what the store said; its person is a guess until linking."""
         reasons = list(a.reasons)
         reasons += self._velocity_reasons(keys, counts, limits, views)
@@ -266,13 +273,13 @@ class SignalsGuard(IdentityGuard):
         reasons += judged.reasons
         guess = next((views[k].person for k in a.keys if k in views and views[k].person), None)
         person = guess or (min(a.keys) if a.keys else self.person([], ActorInfo(), 0.0))
-        return self._conclude(person, reasons, pool_id, verb, judged)
+        return self._conclude(person, reasons, pool_id, verb, judged, client)
 
     def _in_write(self, a: Analysis, pool_id: str, verb: str, keys: dict[str, str],
-                  limits: dict[str, int]) -> _InWrite:
+                  limits: dict[str, int], client: str | None = None) -> _InWrite:
         """`_judge` for the store to call inside its write: in-memory work only (the flood
         window, the flagged set), so the write stays short."""
-        return _InWrite(lambda views, counts: self._judge(a, pool_id, verb, views, counts, keys, limits),
+        return _InWrite(lambda views, counts: self._judge(a, pool_id, verb, views, counts, keys, limits, client),
                         self.policy)
 
     def _typo_decision(self, a: Analysis) -> Decision:
@@ -292,15 +299,16 @@ class SignalsGuard(IdentityGuard):
         return dataclasses.replace(decision, actor_key=person, passed=passed,
                                    extra={**decision.extra, "graph_keys": tuple(a.keys + a.aux)})
 
-    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
+    def assess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold",
+               client: str | None = None) -> Decision:
         pooled = actor.phone and verb in REGISTRATION_VERBS  # an action's "pool" is its verb, not a pool
         a = self._analyze(actor, self.region_for(pool_id, now) if pooled else None)
         if a.typo is not None:
             return self._typo_decision(a)
         if self.store is None:
-            return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb)
+            return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb, client=client)
         keys, limits, guards = self._plan(a, verb)
-        judged = self._in_write(a, pool_id, verb, keys, limits)
+        judged = self._in_write(a, pool_id, verb, keys, limits, client)
         views, counts = self.store.view_and_hit(a.keys + a.aux, now, guards, _SECONDS, judged)
         decision = judged.result(views, counts)
         if not (decision.allow or decision.challenge):
@@ -310,15 +318,16 @@ class SignalsGuard(IdentityGuard):
             person = self.store.link_identities(a.keys, now) if a.keys else self.person([], actor, now)
         return self._linked(decision, person, a)
 
-    async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold") -> Decision:
+    async def aassess(self, actor: ActorInfo, pool_id: str, now: float, *, verb: str = "hold",
+                      client: str | None = None) -> Decision:
         pooled = actor.phone and verb in REGISTRATION_VERBS
         a = self._analyze(actor, await self.aregion_for(pool_id, now) if pooled else None)
         if a.typo is not None:
             return self._typo_decision(a)
         if self.store is None:
-            return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb)
+            return self._conclude(self.person(a.keys, actor, now), a.reasons, pool_id, verb, client=client)
         keys, limits, guards = self._plan(a, verb)
-        judged = self._in_write(a, pool_id, verb, keys, limits)
+        judged = self._in_write(a, pool_id, verb, keys, limits, client)
         views, counts = await self.store.aview_and_hit(a.keys + a.aux, now, guards, _SECONDS, judged)
         decision = judged.result(views, counts)
         if not (decision.allow or decision.challenge):

@@ -70,9 +70,11 @@ class ActionService:
 
     def _request(
         self, verb: str, actor: ActorInfo, target: str, ts: float | None, token: str | None = None,
+        client: str | None = None,
     ) -> tuple[ActionRequest, Decision, tuple[Budget, ...], ChallengeRequired | None]:
         now = self.clock() if ts is None else ts
-        decision = self.guard.assess(actor, f"action:{verb}", now, verb=verb)  # sync: called from a thread
+        # sync: called from a thread
+        decision = self.guard.assess(actor, f"action:{verb}", now, verb=verb, client=client)
         required = None
         if decision.challenge and self.challenges is not None:
             # the challenge expires by the clock, whatever time an imported event carries
@@ -89,6 +91,8 @@ class ActionService:
         for kind, value in (("ip", actor.ip), ("device", actor.device)):
             if value:  # extra modes for the detectors, as keyed hashes
                 attrs[kind] = self.ring.pseudonym(kind, value) if self.ring else value
+        if client is not None:  # whose claim this is: a group only its actions show is its finding
+            attrs["client"] = client
         request = ActionRequest(
             actor_key=decision.actor_key, verb=verb, target=target, ts=now,
             budgets=tuple((b.limit, b.window_s) for b in budgets),
@@ -107,20 +111,23 @@ class ActionService:
         return ActionOutcome(result, decision, refused_by)
 
     def _record(self, verb: str, actor: ActorInfo, target: str, ts: float | None,
-                challenge_token: str | None) -> Steps[ActionOutcome]:
+                challenge_token: str | None, client: str | None) -> Steps[ActionOutcome]:
         """The steps of an action, for `record` and `arecord` alike (the guard's part blocks: a thread)."""
         request, decision, budgets, required = yield Step(
-            functools.partial(self._request, verb, actor, target, ts, challenge_token), blocking=True)
+            functools.partial(self._request, verb, actor, target, ts, challenge_token, client), blocking=True)
         result: ActionResult = yield Step(functools.partial(self.store.record_action, request),
                                           functools.partial(self.store.arecord_action, request))
         return self._outcome(result, decision, budgets, required)
 
     def record(
         self, verb: str, actor: ActorInfo, target: str, ts: float | None = None, challenge_token: str | None = None,
+        client: str | None = None,
     ) -> ActionOutcome:
-        return run_sync(self._record(verb, actor, target, ts, challenge_token))
+        """`client`: the API key that sends it (None: the operator, whose findings apply to everyone)."""
+        return run_sync(self._record(verb, actor, target, ts, challenge_token, client))
 
     async def arecord(
         self, verb: str, actor: ActorInfo, target: str, ts: float | None = None, challenge_token: str | None = None,
+        client: str | None = None,
     ) -> ActionOutcome:
-        return await run_async(self._record(verb, actor, target, ts, challenge_token))
+        return await run_async(self._record(verb, actor, target, ts, challenge_token, client))

@@ -33,7 +33,14 @@ from headcount.detect import DEFAULT_MIN_SCORE, ActionLog
 from headcount.detect.detection import Detection, detect_all, judge_groups
 from headcount.detect.stream import SlidingGraph
 from headcount.store.base import Store
-from headcount.store.blocks import Dismissal, StoredBlock, block_id, same_pattern
+from headcount.store.blocks import (
+    OPERATOR,
+    Dismissal,
+    StoredBlock,
+    block_id,
+    same_pattern,
+    scoped_to,
+)
 
 log = logging.getLogger("headcount.services.detection")
 
@@ -91,7 +98,7 @@ class Vocabulary:
         return tuple(self.labels[int(c)] for c in codes)
 
 
-COLUMNS = ("actor", "target", "ip", "device", "verb")
+COLUMNS = ("actor", "target", "ip", "device", "verb", "client")
 STREAM_OVERLAP = 0.5  # a streamed block sharing this share of its members with a full-pass one is that one
 STREAM_CANDIDATES = 3  # dense parts of the window the stream follows at once
 REJUDGE_S = 1.0  # a changed stream candidate is judged again at most this often
@@ -109,7 +116,11 @@ class GroupWatch:
     def __init__(self, store: Store, *, window_s: float = DEFAULT_WINDOW_S, top: int = 20,
                  min_score: float = DEFAULT_MIN_SCORE, clock: Callable[[], float] = time.time) -> None:
         self.store, self.window_s, self.top, self.min_score, self.clock = store, window_s, top, min_score, clock
+        #: persons flagged for everyone: their group shows in the operator's own record
         self.members: frozenset[str] = frozenset()
+        #: persons whose group shows only in some clients' actions, with those clients: what one
+        #: client asserts about identities cannot by itself flag another client's customers
+        self.members_for: dict[str, frozenset[str]] = {}
         #: each flagged person's confidence (the highest of their blocks): the guard scales
         #: the `coordinated_group` weight by it
         self.confidence: dict[str, float] = {}
@@ -170,7 +181,8 @@ class GroupWatch:
         fields = {"actor": [a.actor_key for a in page], "target": [a.target for a in page],
                   "ip": [str((a.attrs or {}).get("ip") or "-") for a in page],
                   "device": [str((a.attrs or {}).get("device") or "-") for a in page],
-                  "verb": [a.verb for a in page]}
+                  "verb": [a.verb for a in page],
+                  "client": [str((a.attrs or {}).get("client") or OPERATOR) for a in page]}
         ts = np.fromiter((a.ts for a in page), np.float64, len(page))
         codes = {name: self.vocab[name].encode(fields[name]) for name in COLUMNS}
         self._ts = np.concatenate([self._ts, ts])
@@ -208,18 +220,29 @@ class GroupWatch:
                          "seconds": round(time.perf_counter() - began, 3)}
         return stored
 
+    def _clients(self, actors: Any, targets: Any | None = None) -> list[str]:
+        """The clients whose actions (of `actors`, on `targets`) a finding rests on."""
+        with self._lock:
+            actor, target, client = self._codes["actor"], self._codes["target"], self._codes["client"]
+        mask = np.isin(actor, np.asarray(actors, dtype=np.int64))
+        if targets is not None:
+            mask &= np.isin(target, np.asarray(targets, dtype=np.int64))
+        return sorted(self.vocab["client"].decode(np.unique(client[mask])))
+
     def _stored(self, b: Any, now: float) -> StoredBlock:
         actors = self.vocab["actor"].decode(b.actors)
+        evidence = {**self._readable(b.evidence), "clients": self._clients(b.actors, b.targets)}
         return StoredBlock(block_id(actors), now, now, b.detector, round(b.score, 2), float(b.start),
                            float(b.end), round(b.density, 4), b.events, actors,
-                           self.vocab["target"].decode(b.targets), self._readable(b.evidence))
+                           self.vocab["target"].decode(b.targets), evidence)
 
     def _churner(self, c: Any, now: float) -> StoredBlock:
         """A follow-then-unfollow churner as a block of one; its confidence is the share undone."""
         actor = self.vocab["actor"].labels[int(c.actor)]
         return StoredBlock(block_id((actor, "churn")), now, now, "churn", 0.0, now - self.window_s, now,
                            round(c.share, 4), c.follows + c.unfollows, (actor,), (),
-                           {**c.to_dict(), "actor": actor, "confidence": round(c.share, 4)})
+                           {**c.to_dict(), "actor": actor, "confidence": round(c.share, 4),
+                            "clients": self._clients([int(c.actor)])})
 
     def stream_tick(self) -> list[StoredBlock]:
         """One round of streaming detection: new actions into the graph, its densest part judged."""
@@ -268,13 +291,22 @@ class GroupWatch:
         return blocks
 
     def _flag(self, blocks: list[StoredBlock]) -> None:
+        """Who is flagged, for whom (`scoped_to`), and how surely."""
         weights: dict[str, float] = {}
+        everyone: set[str] = set()
+        scoped: dict[str, set[str]] = {}
         for b in blocks:
             c = float(b.evidence.get("confidence", 1.0))
+            clients = scoped_to(b)
             for person in b.actors:
                 weights[person] = max(weights.get(person, 0.0), c)
-        self.confidence = weights  # two swaps of whole objects: readers never wait
-        self.members = frozenset(weights)
+                if clients is None:
+                    everyone.add(person)
+                else:
+                    scoped.setdefault(person, set()).update(clients)
+        self.confidence = weights  # swaps of whole objects: readers never wait
+        self.members_for = {p: frozenset(cs) for p, cs in scoped.items() if p not in everyone}
+        self.members = frozenset(everyone)
 
     def _readable(self, evidence: dict[str, Any]) -> dict[str, Any]:
         """The evidence with network and device codes turned back into their keyed hashes."""

@@ -117,17 +117,20 @@ class Ledger:
         known = self._known_lottery(pool_id)
         return known if known is not None else self._ask_lottery(pool_id, self.clock())
 
-    def assess_step(self, actor: ActorInfo, pool_id: str, now: float) -> Step[Decision]:
-        """The guard's decision; the event loop awaits its async form when the guard has one."""
-        call = functools.partial(self.guard.assess, actor, pool_id, now)
+    def assess_step(self, actor: ActorInfo, pool_id: str, now: float, client: str | None = None,
+                    ) -> Step[Decision]:
+        """The guard's decision; the event loop awaits its async form when the guard has one.
+
+        `client`: the API key asking (None: the operator)."""
+        call = functools.partial(self.guard.assess, actor, pool_id, now, client=client)
         aassess = getattr(self.guard, "aassess", None)
-        return Step(call, functools.partial(aassess, actor, pool_id, now) if aassess else None)
+        return Step(call, functools.partial(aassess, actor, pool_id, now, client=client) if aassess else None)
 
     def _decide(
         self, pool_id: str, quantity: int, actor: ActorInfo, now: float,
-        token: str | None = None, idem: IdempotencyKey | None = None,
+        token: str | None = None, idem: IdempotencyKey | None = None, client: str | None = None,
     ) -> Steps[HoldRequest | Outcome]:
-        decision: Decision = yield self.assess_step(actor, pool_id, now)
+        decision: Decision = yield self.assess_step(actor, pool_id, now, client)
         if self.on_decision is not None:
             self.on_decision(pool_id, "hold", decision, now)
         revoke = decision.extra.get("revoke_keys")
@@ -189,7 +192,7 @@ class Ledger:
             known = yield Step(ask, functools.partial(self.store.aread, ask))
         if known:
             return lottery_refusal(pool_id)
-        request = yield from self._decide(pool_id, quantity, actor, now, challenge_token, idem)
+        request = yield from self._decide(pool_id, quantity, actor, now, challenge_token, idem, owner)
         if isinstance(request, Outcome):
             return request
         request = dataclasses.replace(request, owner=owner)

@@ -20,13 +20,13 @@ import dataclasses
 import functools
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from headcount.allocation.draw import Draw, Entry, commitment, first_difference, new_seed, run_draw
 from headcount.allocation.overbook import DEFAULT_RISK, tickets
-from headcount.allocation.vetting import vet
+from headcount.allocation.vetting import person_of, vet
 from headcount.estimate import Bands, count_registrations, estimate_headcount
 from headcount.policy import Policy
 from headcount.services.headcount import learned_from
@@ -35,6 +35,7 @@ from headcount.services.twins import Step, Steps, run_async, run_sync
 from headcount.signals import analyze_phone
 from headcount.signals.typos import Typo
 from headcount.store.base import Store
+from headcount.store.blocks import StoredBlock, scoped_to
 from headcount.store.lottery import AllocationRecord, RegistrationRecord, Win, new_registration_id
 from headcount.types import ActorInfo, Decision, IdempotencyKey, Outcome, PoolSpec, Result
 
@@ -100,6 +101,21 @@ def registration_view(r: RegistrationRecord, now: float, staff: bool = False) ->
     if staff:
         body["actor_key"] = r.actor_key
     return body
+
+
+def flagged_for_draw(blocks: Sequence[StoredBlock], regs: Sequence[RegistrationRecord],
+                     persons: dict[str, str]) -> set[str]:
+    """The stored blocks' members the draw refuses: all of a block that shows in the operator's
+    own record; of one resting only on some clients' actions, those who registered through them."""
+    owners: dict[str, set[str | None]] = {}
+    for r in regs:
+        for who in (person_of(r, persons), r.actor_key):
+            owners.setdefault(who, set()).add(r.owner)
+    out: set[str] = set()
+    for b in blocks:
+        clients = scoped_to(b)
+        out.update(p for p in b.actors if clients is None or owners.get(p, set()) & clients)
+    return out
 
 
 class LotteryService:
@@ -249,7 +265,7 @@ class LotteryService:
         early = yield self._read(functools.partial(self._precheck, pool_id, now))
         if early is not None:
             return early
-        decision = yield self.ledger.assess_step(actor, pool_id, now)
+        decision = yield self.ledger.assess_step(actor, pool_id, now, owner)
         rec = yield self._read(functools.partial(self._judge, pool_id, quantity, actor, decision, owner, now))
         if isinstance(rec, Answer):
             return rec
@@ -280,7 +296,7 @@ class LotteryService:
             return None
         regs = self.store.registrations(pool_id)
         persons = self.store.persons_of([i for r in regs for i in r.identities])
-        flagged = set(self.store.block_members()) | set(self.flagged())
+        flagged = flagged_for_draw(self.store.list_blocks(100_000), regs, persons) | set(self.flagged())
         vetted = vet(regs, persons, flagged, self.policy, detect=self.detect)
         preliminary = run_draw(pool_id, a.seed, vetted.entries, 0)
         by_id = {r.id: r for r in regs}

@@ -36,6 +36,22 @@ class StoredBlock:
                 "targets": list(self.targets), "evidence": self.evidence}
 
 
+#: the client of actions no client key sent: the operator's own record (staff imports, the library)
+OPERATOR = ""
+
+
+def scoped_to(b: StoredBlock) -> frozenset[str] | None:
+    """The clients a block's findings are for; None: everyone.
+
+    A block resting only on some clients' actions is those clients' finding: what one
+    client asserts about identities cannot by itself flag another client's customers. One
+    that shows in the operator's own record, or predates clients being recorded, is everyone's."""
+    clients = b.evidence.get("clients")
+    if not isinstance(clients, list) or OPERATOR in clients:
+        return None
+    return frozenset(str(c) for c in clients)
+
+
 def block_id(actors: tuple[str, ...] | list[str]) -> str:
     digest = hashlib.sha256("\n".join(sorted(actors)).encode()).hexdigest()
     return f"b_{digest[:20]}"

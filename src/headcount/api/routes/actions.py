@@ -81,6 +81,7 @@ async def record_action(body: ActionIn, request: Request, principal: PrincipalDe
     outcome = await request.app.state.actions.arecord(
         body.verb, ActorInfo(a.id, a.email, a.phone, a.ip, a.device, a.user_agent), body.target,
         body.ts, body.challenge_token,  # type: ignore[arg-type]
+        client=None if principal.can(Role.STAFF) else principal.key_id,  # staff imports: the operator's record
     )
     risk = {"score": float(outcome.decision.score), "reasons": list(outcome.decision.reasons)}
     if outcome.result.allowed:
