@@ -98,3 +98,13 @@ def test_numbers_bought_in_a_run_are_risk_however_slow(service: Service, uid: st
     assert [a.status_code for a in answers[:3]] == [201] * 3
     assert answers[-1].status_code == 403
     assert "identity_fanout_block" in answers[-1].json()["reasons"]
+
+
+def test_an_address_that_is_no_ip_is_the_front_ends_error(service: Service, uid: str) -> None:
+    """Issue 13 (low): a malformed `ip` alone used to earn a short hold and a new person each time."""
+    new_pool(service, uid)
+    for bad in ("999.1.1.1", "not-an-ip", "10.0.0.1:443", "::g"):
+        r = hold(service, uid, {"ip": bad})
+        assert r.status_code == 422 and r.json()["field"] == "actor.ip", (bad, r.text)
+    for good in ("203.0.113.7", "2001:db8::1"):
+        assert hold(service, uid, {"ip": good, "email": person_email(uid, len(good))}).status_code == 201

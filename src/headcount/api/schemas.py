@@ -7,6 +7,7 @@ unnoticed.
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -78,6 +79,17 @@ class ActorIn(Strict):
     ip: Annotated[str, StringConstraints(min_length=1, max_length=64)] | None = None
     device: Annotated[str, StringConstraints(min_length=1, max_length=200)] | None = None
     user_agent: Annotated[str, StringConstraints(max_length=1000)] | None = None
+
+    @field_validator("ip")
+    @classmethod
+    def _an_address(cls, value: str | None) -> str | None:
+        """The visitor's address as the front end saw it; anything else is the front end's bug."""
+        if value is not None:
+            try:
+                ipaddress.ip_address(value)
+            except ValueError:
+                raise ValueError("must be an IPv4 or IPv6 address, such as 203.0.113.7") from None
+        return value
 
     @model_validator(mode="after")
     def _identified(self) -> ActorIn:
