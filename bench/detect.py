@@ -65,7 +65,6 @@ from headcount.simulate.injection import (
     InjectionParams,
     background,
     inject,
-    log_table,
     write_log,
 )
 

@@ -60,8 +60,9 @@ def open_guarded(url: str, guard: str) -> Any:
         import headcount
         from headcount.settings import load_settings
     except ImportError:
-        from headcount.guard import SignalsGuard
         from headcount.ledger.service import IdentityGuard, Ledger  # type: ignore[import-not-found]
+
+        from headcount.guard import SignalsGuard
         from headcount.privacy.keyring import load_keyring  # type: ignore[attr-defined]
 
         store = open_store(url)

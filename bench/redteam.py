@@ -176,7 +176,7 @@ def main() -> None:
                 store_url = pg.database() if pg else f"sqlite:///{tempfile.mkdtemp(prefix='redteam-')}/cell.db"
                 try:
                     m = run_cell(cell, store_url, workers, args.verify_share)
-                except Exception as exc:  # noqa: BLE001 - one broken cell is reported, the grid goes on
+                except Exception as exc:
                     m = {"error": f"{type(exc).__name__}: {exc}"[:500], "bars": {}}
                 rows.append({"half": half, "cell": cell.name, "scenario": cell.scenario, "metrics": m})
                 (args.out / "cells.json").write_text(json.dumps(rows, indent=2, default=str))

@@ -100,7 +100,7 @@ async def soak(url: str, client_key: str, staff_key: str, pool: str, rate: float
                     async with session.get(f"{url}/v1/pools/{pool}") as r:
                         await r.read()
                         status = r.status
-            except (aiohttp.ClientError, asyncio.TimeoutError):
+            except (TimeoutError, aiohttp.ClientError):
                 status = 0
             results.append((start - began, time.monotonic() - start, status))
 
@@ -130,7 +130,8 @@ async def soak(url: str, client_key: str, staff_key: str, pool: str, rate: float
         errs = sum(1 for x in results if w * WINDOW_S <= x[0] < (w + 1) * WINDOW_S and x[2] not in (200, 201))
         if not lat:
             continue
-        q = lambda p: lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3  # noqa: E731
+        def q(p: float, lat: list[float] = lat) -> float:
+            return lat[min(len(lat) - 1, int(p * len(lat)))] * 1e3
         windows.append({"window_s": f"{int(w * WINDOW_S)}-{int((w + 1) * WINDOW_S)}",
                         "rate": len(lat) / WINDOW_S, "p50_ms": q(0.5), "p95_ms": q(0.95),
                         "p99_ms": q(0.99), "max_ms": lat[-1] * 1e3, "errors": errs})

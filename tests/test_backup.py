@@ -2,18 +2,27 @@
 
 from __future__ import annotations
 
+import os
+import random
 import sqlite3
 import threading
 import time
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
+import psycopg
+import pytest
 from click.testing import CliRunner
 
 from headcount.cli.main import main
 from headcount.services import backup as bk
 from headcount.services.holds import Ledger
-from headcount.store import open_store
-from headcount.types import ActorInfo, PoolSpec
+from headcount.store import StoreError, open_store
+from headcount.store.base import ChallengeRecord
+from headcount.store.blocks import StoredBlock
+from headcount.types import ActorInfo, HoldRequest, PoolSpec
 
 
 def _fill_while(ledger: Ledger, pool: str, stop: threading.Event) -> None:
@@ -98,19 +107,6 @@ def test_cli_backup_and_restore(tmp_path: Path, uid: str) -> None:
 
 # every table, restore that cannot destroy the store (issue 11, issue 13 H3) ------------------
 
-import os
-import random
-import uuid
-from collections.abc import Iterator
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
-import pytest
-
-from headcount.store import StoreError
-from headcount.store.base import ChallengeRecord
-from headcount.store.blocks import StoredBlock
-from headcount.types import HoldRequest
 
 T0 = 1_800_000_000.0
 

@@ -57,9 +57,9 @@ def test_aliases_and_spellings_are_one_person() -> None:
 
 
 def test_velocity_limits_are_validated() -> None:
-    with pytest.raises(PolicyError, match="velocity.networks_per_hour is unknown"):
+    with pytest.raises(PolicyError, match=r"velocity\.networks_per_hour is unknown"):
         Policy.from_toml("[velocity]\nnetworks_per_hour = 3\n[[bands]]\nname='a'")
-    with pytest.raises(PolicyError, match="velocity.network_per_hour must be"):
+    with pytest.raises(PolicyError, match=r"velocity\.network_per_hour must be"):
         Policy.from_toml("[velocity]\nnetwork_per_hour = 0\n[[bands]]\nname='a'")
     assert Policy.load().velocity == {"network_per_minute": 5, "network_per_hour": 10, "network_per_day": 20,
                                       "phone_block_per_minute": 3, "phone_block_per_hour": 5,
