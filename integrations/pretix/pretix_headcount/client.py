@@ -176,15 +176,25 @@ class Client:
         return Answer(status, body)
 
     def create_pool(self, pool_id: str, name: str, capacity: int, per_actor_limit: int,
-                    hold_ttl_s: int) -> Answer:
-        return self._call("POST", "/v1/pools", json={
-            "id": pool_id, "name": name[:200], "kind": "event", "capacity": capacity,
-            "per_actor_limit": per_actor_limit, "hold_ttl_s": hold_ttl_s,
-        }, idempotency=f"pool-{pool_id}", expected=(201, 409, 422))
+                    hold_ttl_s: int, allocation: dict[str, Any] | None = None) -> Answer:
+        """`allocation`: `{"mode": "lottery", "closes_at": ..., ...}` for a lottery pool."""
+        body: dict[str, Any] = {"id": pool_id, "name": name[:200], "kind": "event", "capacity": capacity,
+                                "per_actor_limit": per_actor_limit, "hold_ttl_s": hold_ttl_s}
+        if allocation is not None:
+            body["allocation"] = allocation
+        return self._call("POST", "/v1/pools", json=body, idempotency=f"pool-{pool_id}", expected=(201, 409, 422))
 
     def hold(self, pool_id: str, quantity: int, actor: dict[str, str], idempotency: str | None = None) -> Answer:
         return self._call("POST", f"/v1/pools/{pool_id}/holds", json={"quantity": quantity, "actor": actor},
                           idempotency=idempotency or uuid.uuid4().hex, expected=(201, 403, 404, 409, 428, 429))
+
+    def register(self, pool_id: str, quantity: int, actor: dict[str, str], idempotency: str) -> Answer:
+        """A registration for a lottery pool's draw (201, or 200 with the person's first one)."""
+        return self._call("POST", f"/v1/pools/{pool_id}/registrations", json={"quantity": quantity, "actor": actor},
+                          idempotency=idempotency, expected=(200, 201, 403, 404, 409, 422, 428, 429))
+
+    def registration(self, registration_id: str) -> Answer:
+        return self._call("GET", f"/v1/registrations/{registration_id}", expected=(200, 404))
 
     def confirm(self, hold_id: str) -> Answer:
         return self._call("POST", f"/v1/holds/{hold_id}/confirm", expected=(200, 404, 409))

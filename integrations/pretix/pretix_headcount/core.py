@@ -64,6 +64,10 @@ class Config:
     per_person: int
     pool_map: dict[int, str]
     dashboard_url: str
+    #: a lottery event (`lottery.py`): when registration closes and the draw runs; None: first come
+    lottery_closes_at: datetime | None = None
+    lottery_confirm_s: int = 48 * 3600
+    lottery_seats: int | None = None  # seats the draw gives (pretix's quota caps registrations)
 
     @property
     def client(self) -> Client:
@@ -100,6 +104,9 @@ def config(event) -> Config | None:
         per_person=int(s.get("headcount_per_person", as_type=int) or DEFAULT_PER_PERSON),
         pool_map=pool_map,
         dashboard_url=s.get("headcount_dashboard_url") or url.rstrip("/") + "/",
+        lottery_closes_at=s.get("headcount_lottery_closes_at", as_type=datetime) or None,
+        lottery_confirm_s=int(s.get("headcount_lottery_confirm_hours", as_type=int) or 48) * 3600,
+        lottery_seats=s.get("headcount_lottery_seats", as_type=int) or None,
     )
 
 
@@ -124,18 +131,26 @@ class PoolAsk:
     capacity: int
     per_person: int
     ttl_s: int
+    allocation: dict[str, object] | None = None  # a lottery pool's (`lottery.allocation`)
 
     @classmethod
     def of(cls, event, cfg: Config, pool_id: str, quantity: int, quota) -> PoolAsk:
-        return cls(pool_id, quantity, f"{event.name} / {quota.name}"[:200],
-                   quota.size if quota.size is not None else 1_000_000, cfg.per_person, reservation_s(event))
+        capacity = quota.size if quota.size is not None else 1_000_000
+        drawn = None
+        if cfg.lottery_closes_at is not None:
+            from pretix_headcount.lottery import allocation
+
+            capacity = cfg.lottery_seats or capacity
+            drawn = allocation(cfg.lottery_closes_at, cfg.lottery_confirm_s)
+        return cls(pool_id, quantity, f"{event.name} / {quota.name}"[:200], capacity, cfg.per_person,
+                   reservation_s(event), drawn)
 
 
 def ensure_pool(client: Client, ask: PoolAsk) -> None:
     """Create the pool in headcount on first use (a 409 means it exists: fine)."""
     if (client.url, ask.pool_id) in _pools_ready:
         return
-    answer = client.create_pool(ask.pool_id, ask.name, ask.capacity, ask.per_person, ask.ttl_s)
+    answer = client.create_pool(ask.pool_id, ask.name, ask.capacity, ask.per_person, ask.ttl_s, ask.allocation)
     if answer.status == 422:
         raise Unreachable(f"headcount refused to create pool {ask.pool_id}: {answer.body.get('detail')}")
     _pools_ready.add((client.url, ask.pool_id))
@@ -329,7 +344,7 @@ def start_cart_hold(request, event, cfg: Config, cart_id: str, lines) -> Pending
     """Send the cart hold on a worker thread and return at once, so headcount decides while
     pretix adds (`settle_cart_hold` collects the answer). None when no quota is involved."""
     demand = demand_by_pool(event, cfg, lines)
-    if not demand:
+    if not demand or cfg.lottery_closes_at is not None:  # a lottery pool takes no holds: the draw decides
         return None
     asks = [PoolAsk.of(event, cfg, pid, q, quota) for pid, (q, quota) in demand.items()]
     actor = request_actor(request)
@@ -452,6 +467,14 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
         actor["user_agent"] = last.user_agent
     if not actor:
         return []
+    if cfg.lottery_closes_at is not None:
+        from pretix_headcount.lottery import register_for_order
+
+        try:
+            return register_for_order(event, cfg, positions, actor)
+        except Unreachable as exc:
+            log_unreachable(event, "registration", exc, cfg.fail_open)
+            raise Refused(str(UNAVAILABLE), 503) from None  # a draw cannot fail open: nobody would be registered
     digest = hashlib.sha256(repr(sorted(actor.items())).encode()).hexdigest()[:16]
     made: list[HeadcountHold] = []
     try:
@@ -496,6 +519,9 @@ def confirm_order(order, rows: list[HeadcountHold]) -> None:
     cfg = config(order.event)
     for row in rows:
         row.order = order
+        if row.kind == HeadcountHold.KIND_LOTTERY:  # a registration: the draw decides (lottery.sync)
+            row.save(update_fields=["order"])
+            continue
         if cfg is not None and row.hold_id:
             try:
                 answer = cfg.client.confirm(row.hold_id)

@@ -234,7 +234,10 @@ def on_checkin(sender, checkin, **kwargs):
 
 @receiver(periodic_task, dispatch_uid="headcount_periodic_task")
 def on_periodic(sender, **kwargs):
+    from pretix_headcount import lottery
+
     core.sweep()
+    lottery.sync()  # lottery events: wins approved, refusals denied
 
 
 @receiver(nav_event_settings, dispatch_uid="headcount_nav_settings")

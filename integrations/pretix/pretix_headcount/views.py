@@ -8,6 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from pretix.base.forms import SecretKeySettingsField, SettingsForm
 from pretix.base.models import Event
+from pretix.control.forms import SplitDateTimeField, SplitDateTimePickerWidget
 from pretix.control.views.event import EventSettingsFormView, EventSettingsViewMixin
 
 from pretix_headcount.core import parse_pool_map
@@ -32,6 +33,18 @@ class HeadcountSettingsForm(SettingsForm):
         label=_("When headcount cannot be reached"), required=False,
         choices=[("open", _("Sell anyway (fail open) and write a warning to the event log")),
                  ("closed", _("Refuse additions and orders until it answers (fail closed)"))])
+    headcount_lottery_closes_at = SplitDateTimeField(
+        label=_("Draw date"), required=False, widget=SplitDateTimePickerWidget(),
+        help_text=_("Set it to allocate this free event by lottery: orders placed until then are "
+                    "registrations for headcount's draw (products must require approval); winners' "
+                    "orders are approved, the rest wait in line. Leave empty for first come, first served."))
+    headcount_lottery_seats = forms.IntegerField(
+        label=_("Seats drawn"), required=False, min_value=1, max_value=10_000_000,
+        help_text=_("How many seats the draw gives. pretix's quota counts pending orders, so it sets how "
+                    "many may register; the quota's size when empty."))
+    headcount_lottery_confirm_hours = forms.IntegerField(
+        label=_("Hours a winner has"), required=False, min_value=1, max_value=720,
+        help_text=_("How long a win is kept for its order (48 when empty)."))
     headcount_dashboard_url = forms.URLField(
         label=_("Dashboard link"), required=False,
         help_text=_("Where the dashboard widget links to; the service URL by default."))
