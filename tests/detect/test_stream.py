@@ -53,6 +53,38 @@ def test_the_streamed_window_peels_as_a_batch_over_the_same_window(
         assert graph.peel.total == sum(len(nb) for nb in expected.values()) / 2
 
 
+@settings(max_examples=300, deadline=None)
+@given(log=events, batches=st.integers(1, 6), cap=st.integers(1, 40))
+def test_the_event_cap_keeps_the_newest_and_peels_as_a_batch_over_them(
+        log: list[tuple[int, int, int]], batches: int, cap: int) -> None:
+    graph = SlidingGraph(1e9, max_events=cap)  # a window nothing leaves: only the cap expires
+    added: list[tuple[int, int, int]] = []
+    cut = max(1, len(log) // batches)
+    for start in range(0, max(len(log), 1), cut):
+        part = log[start:start + cut]
+        if not part:
+            continue
+        arr = np.array(part, dtype=np.int64)
+        graph.add(arr[:, 0], arr[:, 1], arr[:, 2].astype(np.float64))
+        added += part
+        kept = [e for e in added if e[2] >= graph.cutoff]  # the newest, whole seconds at a time
+        newest = max(e[2] for e in added)
+        assert graph.events == len(kept) and any(e[2] == newest for e in kept)
+        assert len(kept) <= cap or all(e[2] == newest for e in kept)  # only one second alone exceeds it
+        graph.peel.refresh()
+        order, peeled = peel_static(batch_graph_all(kept))
+        assert graph.peel.order == order and graph.peel.peeled() == peeled
+
+
+def batch_graph_all(log: list[tuple[int, int, int]]) -> dict[int, dict[int, int]]:
+    """Every distinct pair of `log` as the peel's graph."""
+    adj: dict[int, dict[int, int]] = {}
+    for a, t, _ in log:
+        adj.setdefault(2 * a, {})[2 * t + 1] = 1
+        adj.setdefault(2 * t + 1, {})[2 * a] = 1
+    return adj
+
+
 def test_insertions_and_deletions_keep_the_sequence_exact() -> None:
     for seed in range(300):
         rng = random.Random(seed)

@@ -130,7 +130,7 @@ class GroupWatch:
         self._cursor = 0
         self._recent: set[int] = set()  # sequence numbers seen within REREAD of the cursor
         self.last_run: dict[str, Any] = {}
-        self.graph = SlidingGraph(window_s)
+        self.graph = SlidingGraph(window_s, stream_max_events())
         self._lock = threading.Lock()
         self._publishing = threading.Lock()  # the stream and the full pass both publish
         self._full: list[StoredBlock] = []  # the last full pass's blocks
@@ -327,6 +327,13 @@ class GroupWatch:
         self.collect()
         self.detect()
         self.refresh()
+
+
+def stream_max_events() -> int | None:
+    """Events the stream's graph keeps, the newest (`HEADCOUNT_STREAM_MAX_EVENTS`, 250,000; 0: the whole
+    window). It bounds a stream round's cost whatever the traffic; the full pass reads the window."""
+    n = int(os.environ.get("HEADCOUNT_STREAM_MAX_EVENTS", "250000"))
+    return n if n > 0 else None
 
 
 def watch_interval() -> float:
