@@ -97,6 +97,20 @@ class Shop:
         return Visitor(self, ip or public_ip(), ua if ua is not None else "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0")
 
 
+def organiser(shop: Shop, email: str) -> Client:
+    """A logged-in control-panel client of a new user in a team with every permission on `shop`."""
+    from pretix.base.models import Team, User
+
+    with scopes_disabled():
+        user = User.objects.create_user(email, "pw")
+        team = Team.objects.create(organizer=shop.organizer, all_events=True, name="Admins",
+                                   all_event_permissions=True, all_organizer_permissions=True)
+        team.members.add(user)
+    c = Client()
+    c.login(email=email, password="pw")
+    return c
+
+
 class Visitor:
     """One browser: a Django test client with its own cookies, IP and user agent."""
 

@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import Shop, messages_of
+from conftest import Shop, messages_of, organiser
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
 from pretix_headcount import lottery
@@ -83,12 +83,17 @@ def test_orders_are_registrations_and_the_draw_approves_its_winners(headcount_se
     assert {r.order.email: r.status for r in registrations(shop)}[waiting[0]] == "confirmed"
 
 
-def test_a_throwaway_address_is_refused_at_checkout_and_never_registered(headcount_service):
-    shop = lottery_shop(headcount_service)
+def checkout_says(shop: Shop, email: str) -> str:
+    """One visitor adds a ticket and checks out with `email`: the messages pretix shows."""
     v = shop.visitor()
     v.add(1)
-    r = v.checkout("quick.voter@mailinator.com")
-    assert "throwaway" in messages_of(r), messages_of(r)
+    return messages_of(v.checkout(email))
+
+
+def test_a_throwaway_address_is_refused_at_checkout_and_never_registered(headcount_service):
+    shop = lottery_shop(headcount_service)
+    said = checkout_says(shop, "quick.voter@mailinator.com")
+    assert "throwaway" in said, said
     assert orders(shop) == {}
     (refused,) = registrations(shop)
     assert refused.status == "refused" and "email_disposable" in refused.reasons
@@ -99,19 +104,15 @@ def test_products_that_need_no_approval_cannot_be_drawn(headcount_service):
     with scopes_disabled():
         shop.item.require_approval = False
         shop.item.save()
-    v = shop.visitor()
-    v.add(1)
-    r = v.checkout(f"{NAMES[3]}.{shop.event.slug}@gmail.com")
-    assert "require approval" in messages_of(r), messages_of(r)
+    said = checkout_says(shop, f"{NAMES[3]}.{shop.event.slug}@gmail.com")
+    assert "require approval" in said, said
     assert orders(shop) == {}
 
 
 def test_after_the_draw_date_registration_is_closed(headcount_service):
     shop = lottery_shop(headcount_service, closes_in=timedelta(seconds=-1))
-    v = shop.visitor()
-    v.add(1)
-    r = v.checkout(f"{NAMES[4]}.{shop.event.slug}@gmail.com")
-    assert "closed" in messages_of(r), messages_of(r)
+    said = checkout_says(shop, f"{NAMES[4]}.{shop.event.slug}@gmail.com")
+    assert "closed" in said, said
     assert orders(shop) == {}
 
 
@@ -123,19 +124,11 @@ def test_a_lottery_cart_holds_nothing_in_headcount(headcount_service):
 
 
 def test_the_settings_page_sets_a_draw(headcount_service):
-    from django.test import Client
-    from pretix.base.models import Team, User
     from pretix_headcount import core
 
     url, key = headcount_service
     shop = Shop(url, key)
-    with scopes_disabled():
-        user = User.objects.create_user("drawer@example.org", "pw")
-        team = Team.objects.create(organizer=shop.organizer, all_events=True, name="Admins",
-                                   all_event_permissions=True, all_organizer_permissions=True)
-        team.members.add(user)
-    c = Client()
-    c.login(email="drawer@example.org", password="pw")
+    c = organiser(shop, "drawer@example.org")
     page = f"/control/event/{shop.organizer.slug}/{shop.event.slug}/headcount/settings"
     html = c.get(page).content.decode()
     assert "Allocation by lottery" in html and "headcount_lottery_closes_at_0" in html

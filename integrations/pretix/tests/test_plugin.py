@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import httpx
 import pytest
-from conftest import Shop, messages_of, public_ip
+from conftest import Shop, messages_of, organiser, public_ip
 from django.utils.timezone import now
 from django_scopes import scopes_disabled
 from pretix_headcount import core
@@ -212,18 +212,9 @@ def test_the_pool_map_and_its_validation():
 
 
 def test_the_settings_page_saves_and_keeps_the_key_secret(headcount_service):
-    from django.test import Client
-    from pretix.base.models import Team, User
-
     url, key = headcount_service
     shop = Shop(url, key)
-    with scopes_disabled():
-        user = User.objects.create_user("admin@example.org", "pw")
-        team = Team.objects.create(organizer=shop.organizer, all_events=True, name="Admins",
-                                   all_event_permissions=True, all_organizer_permissions=True)
-        team.members.add(user)
-    c = Client()
-    c.login(email="admin@example.org", password="pw")
+    c = organiser(shop, "admin@example.org")
     page = f"/control/event/{shop.organizer.slug}/{shop.event.slug}/headcount/settings"
     r = c.get(page)
     assert r.status_code == 200 and key not in r.content.decode()  # shown redacted
@@ -273,23 +264,16 @@ def test_visitors_ip_is_a_public_one():
 
 
 def test_the_control_panel_shows_the_widget_and_lists_the_exporter(headcount_service):
-    from django.test import Client
-    from pretix.base.models import Team, User
     from pretix.base.signals import register_data_exporters
 
     shop = Shop(*headcount_service)
     v = shop.visitor()
     v.add(1)
     v.checkout("carla.rossi@gmail.com")
+    c = organiser(shop, "boss@example.org")
     with scopes_disabled():
-        user = User.objects.create_user("boss@example.org", "pw")
-        team = Team.objects.create(organizer=shop.organizer, all_events=True, name="Admins",
-                                   all_event_permissions=True, all_organizer_permissions=True)
-        team.members.add(user)
         exporters = [cls for _, cls in register_data_exporters.send(shop.event)]
     assert any(getattr(cls, "identifier", "") == "headcount_contacts" for cls in exporters)
-    c = Client()
-    c.login(email="boss@example.org", password="pw")
     base = f"/control/event/{shop.organizer.slug}/{shop.event.slug}/"
     assert c.get(base).status_code == 200
     r = c.get(base + "widgets.json")
