@@ -279,14 +279,21 @@ def _hold(client: Client, ask: PoolAsk, actor: dict[str, str], idempotency: str 
 _BAND_OF_STATUS = {403: "deny", 409: "sold_out", 428: "challenge", 429: "limit"}
 
 
-def _refusal(event, kind: str, cart_id: str | None, pool_id: str, quantity: int, answer: Answer,
-             actor: dict[str, str]) -> Refused:
+def record_refusal(event, kind: str, cart_id: str | None, pool_id: str, quantity: int, answer: Answer,
+             actor: dict[str, str], bands: dict[int, str] = _BAND_OF_STATUS, message: str | None = None) -> Refused:
+    """The refusal row (the widget counts them) and the customer's message (`message`, else the
+    answer's in customer words); `bands` names the band of each refusing status."""
     risk = answer.body.get("risk") or {}
     HeadcountHold.objects.create(
         event=event, kind=kind, cart_id=cart_id, pool_id=pool_id, quantity=quantity, status="refused",
-        band=_BAND_OF_STATUS.get(answer.status, "deny"), score=risk.get("score"), reasons=answer.reasons,
+        band=bands.get(answer.status, "deny"), score=risk.get("score"), reasons=answer.reasons,
         ip=actor.get("ip", ""), user_agent=actor.get("user_agent", ""))
-    return Refused(friendly(answer.status, answer.reasons), answer.status, answer.reasons)
+    return Refused(message or friendly(answer.status, answer.reasons), answer.status, answer.reasons)
+
+
+def actor_digest(actor: dict[str, str]) -> str:
+    """A short digest of an identity, for idempotency keys: the same buyer asks the same."""
+    return hashlib.sha256(repr(sorted(actor.items())).encode()).hexdigest()[:16]
 
 
 def release_rows(cfg: Config | None, rows) -> None:
@@ -386,7 +393,7 @@ def settle_cart_hold(event, pending: PendingCartHold) -> list[HeadcountHold]:
     if refused is not None:
         release_rows(cfg, made)  # the other pools' holds of this add
         ask, answer = refused
-        raise _refusal(event, "cart", pending.cart_id, ask.pool_id, ask.quantity, answer, pending.actor)
+        raise record_refusal(event, "cart", pending.cart_id, ask.pool_id, ask.quantity, answer, pending.actor)
     return made
 
 
@@ -475,7 +482,7 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
         except Unreachable as exc:
             log_unreachable(event, "registration", exc, cfg.fail_open)
             raise Refused(str(UNAVAILABLE), 503) from None  # a draw cannot fail open: nobody would be registered
-    digest = hashlib.sha256(repr(sorted(actor.items())).encode()).hexdigest()[:16]
+    digest = actor_digest(actor)
     made: list[HeadcountHold] = []
     try:
         demand = positions_by_pool(event, cfg, positions)
@@ -485,7 +492,7 @@ def hold_for_order(event, positions, email: str | None, customer) -> list[Headco
                            f"pretix-order-{event.pk}-{cart_id}-{pool_id}-{quantity}-{digest}")
             if not answer.ok:
                 release_rows(cfg, made)
-                refusal = _refusal(event, "order", cart_id, pool_id, quantity, answer, actor)
+                refusal = record_refusal(event, "order", cart_id, pool_id, quantity, answer, actor)
                 if answer.status in (403, 429):
                     drop_cart(event, cart_id)
                 raise refusal

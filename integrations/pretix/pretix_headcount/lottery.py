@@ -21,14 +21,12 @@ own "requires approval" state carries the undecided order:
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from datetime import datetime
 
 from django_scopes import scopes_disabled
 
 from pretix_headcount.client import Unreachable
-from pretix_headcount.messages import friendly
 from pretix_headcount.models import HeadcountHold
 
 log = logging.getLogger(__name__)
@@ -58,20 +56,16 @@ def register_for_order(event, cfg, positions, actor: dict[str, str]) -> list[Hea
     if core.utcnow() >= cfg.lottery_closes_at:
         raise core.Refused(CLOSED_MESSAGE, 409, ["registration_closed"])
     cart_id = positions[0].cart_id
-    digest = hashlib.sha256(repr(sorted(actor.items())).encode()).hexdigest()[:16]
+    digest = core.actor_digest(actor)
     made: list[HeadcountHold] = []
     for pool_id, (quantity, quota) in core.positions_by_pool(event, cfg, positions).items():
         ask = core.PoolAsk.of(event, cfg, pool_id, quantity, quota)
         core.ensure_pool(cfg.client, ask)
         answer = cfg.client.register(pool_id, quantity, actor, f"pretix-reg-{event.pk}-{cart_id}-{pool_id}-{digest}")
-        risk = answer.body.get("risk") or {}
         if not answer.ok:
-            HeadcountHold.objects.create(
-                event=event, kind=HeadcountHold.KIND_LOTTERY, cart_id=cart_id, pool_id=pool_id, quantity=quantity,
-                status="refused", band=_BAND.get(answer.status, "deny"), score=risk.get("score"),
-                reasons=answer.reasons, ip=actor.get("ip", ""), user_agent=actor.get("user_agent", ""))
-            message = CLOSED_MESSAGE if answer.status == 409 else friendly(answer.status, answer.reasons)
-            raise core.Refused(message, answer.status, answer.reasons)
+            raise core.record_refusal(event, HeadcountHold.KIND_LOTTERY, cart_id, pool_id, quantity, answer,
+                                      actor, _BAND, CLOSED_MESSAGE if answer.status == 409 else None)
+        risk = answer.body.get("risk") or {}
         made.append(HeadcountHold.objects.create(
             event=event, kind=HeadcountHold.KIND_LOTTERY, cart_id=cart_id, pool_id=pool_id, quantity=quantity,
             registration_id=str(answer.body.get("registration_id", "")), status="registered",
