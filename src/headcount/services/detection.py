@@ -224,10 +224,10 @@ class GroupWatch:
         """The clients whose actions (of `actors`, on `targets`) a finding rests on."""
         with self._lock:
             actor, target, client = self._codes["actor"], self._codes["target"], self._codes["client"]
-        mask = np.isin(actor, np.asarray(actors, dtype=np.int64))
-        if targets is not None:
-            mask &= np.isin(target, np.asarray(targets, dtype=np.int64))
-        return sorted(self.vocab["client"].decode(np.unique(client[mask])))
+        at = np.flatnonzero(np.isin(actor, np.asarray(actors, dtype=np.int64)))
+        if targets is not None:  # only the members' events: the window is read once, not twice
+            at = at[np.isin(target[at], np.asarray(targets, dtype=np.int64))]
+        return sorted(self.vocab["client"].decode(np.unique(client[at])))
 
     def _stored(self, b: Any, now: float) -> StoredBlock:
         actors = self.vocab["actor"].decode(b.actors)
